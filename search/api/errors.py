@@ -1,0 +1,70 @@
+"""One error envelope for every failure: {"error": "<message naming the field>", "status": N}."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import JsonResponse
+from rest_framework import exceptions
+from rest_framework.response import Response
+
+from search.errors import ServiceError
+
+logger = logging.getLogger(__name__)
+
+
+def error_body(message: str, status: int) -> dict[str, Any]:
+    return {"error": message, "status": status}
+
+
+def first_error(detail: Any, path: str = "") -> str:
+    """Flatten DRF's nested error detail to its first message, prefixed by the field path."""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            if key == "non_field_errors":
+                return first_error(value, path)
+            child = f"{path}.{key}" if path else str(key)
+            return first_error(value, child)
+    if isinstance(detail, list):
+        for position, value in enumerate(detail):
+            if not value:
+                continue
+            if isinstance(value, (dict, list)):
+                return first_error(value, f"{path}[{position}]")
+            return first_error(value, path)
+        return f"{path}: invalid" if path else "invalid request"
+    message = str(detail)
+    return f"{path}: {message}" if path else message
+
+
+def upstash_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ServiceError):
+        return Response(error_body(exc.message, exc.status), status=exc.status)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(error_body("request body is too large", 413), status=413)
+    if isinstance(exc, exceptions.ParseError):
+        return Response(error_body(f"body: malformed JSON ({exc.detail})", 400), status=400)
+    if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+        return Response(error_body("Unauthorized: Invalid auth token", 401), status=401)
+    if isinstance(exc, exceptions.APIException):
+        message = first_error(exc.detail)
+        return Response(error_body(message, exc.status_code), status=exc.status_code)
+    logger.exception("unhandled error in %s", context.get("view").__class__.__name__)
+    return Response(error_body("internal server error", 500), status=500)
+
+
+def _is_api(request) -> bool:  # noqa: ANN001
+    from django.conf import settings
+
+    return request.path.startswith(f"/{settings.VECSITE_API_PREFIX}/")
+
+
+def json_or_default(status: int, message: str, default):  # noqa: ANN001, ANN201
+    def handler(request, exception=None):  # noqa: ANN001, ANN202
+        if _is_api(request) or request.path == "/healthz":
+            return JsonResponse(error_body(message, status), status=status)
+        return default(request, exception) if exception is not None else default(request)
+
+    return handler

@@ -1,0 +1,171 @@
+"""Strict DRF fields for the Upstash wire format: no silent coercion of wrong types."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from django.conf import settings
+from rest_framework import serializers
+
+from search.services.records import SparseValue
+from search.services.sparse import MAX_NON_ZERO, SPARSE_DIMENSIONS
+
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) in (int, float)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    default_error_messages = {"invalid": "must be an integer"}
+
+    def to_internal_value(self, data: Any) -> int:
+        if type(data) is float and data.is_integer():
+            data = int(data)
+        if type(data) is not int:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    default_error_messages = {"invalid": "must be true or false"}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if type(data) is not bool:
+            self.fail("invalid")
+        return data
+
+
+class StrictCharField(serializers.CharField):
+    default_error_messages = {"invalid": "must be a string"}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class VectorIdField(serializers.Field):
+    """A record id: a non-empty string, or a JSON integer kept as its decimal string."""
+
+    default_error_messages = {
+        "invalid": "must be a non-empty string or an integer",
+        "too_long": "must be at most {max} characters",
+    }
+
+    def to_internal_value(self, data: Any) -> str:
+        if type(data) is int:
+            data = str(data)
+        if not isinstance(data, str) or data == "":
+            self.fail("invalid")
+        if len(data) > settings.VECSITE_MAX_ID_LENGTH:
+            self.fail("too_long", max=settings.VECSITE_MAX_ID_LENGTH)
+        if "\x00" in data:
+            self.fail("invalid")
+        return data
+
+    def to_representation(self, value: str) -> str:
+        return value
+
+
+class DenseVectorField(serializers.Field):
+    default_error_messages = {
+        "invalid": "must be an array of numbers",
+        "empty": "must not be empty",
+        "not_finite": "element {position} is not a finite 32-bit float",
+        "too_long": "has more than {max} dimensions",
+    }
+
+    def to_internal_value(self, data: Any) -> list[float]:
+        if not isinstance(data, list):
+            self.fail("invalid")
+        if not data:
+            self.fail("empty")
+        if len(data) > settings.VECSITE_MAX_DIMENSION:
+            self.fail("too_long", max=settings.VECSITE_MAX_DIMENSION)
+        for position, value in enumerate(data):
+            if not _is_number(value):
+                self.fail("invalid")
+            if not math.isfinite(value) or abs(value) > FLOAT32_MAX:
+                self.fail("not_finite", position=position)
+        return [float(value) for value in data]
+
+    def to_representation(self, value: list[float]) -> list[float]:
+        return value
+
+
+class SparseVectorInputField(serializers.Field):
+    default_error_messages = {
+        "invalid": 'must be {"indices": [int, ...], "values": [number, ...]}',
+        "lengths": "indices and values must have the same length",
+        "index_range": f"indices must be integers from 0 to {SPARSE_DIMENSIONS - 1} (pgvector's sparsevec limit)",
+        "duplicate": "indices must be unique",
+        "value": "values must be finite 32-bit floats",
+        "too_many": f"at most {MAX_NON_ZERO} non-zero entries",
+    }
+
+    def to_internal_value(self, data: Any) -> SparseValue:
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("indices"), list)
+            or not isinstance(data.get("values"), list)
+        ):
+            self.fail("invalid")
+        indices, values = data["indices"], data["values"]
+        if len(indices) != len(values):
+            self.fail("lengths")
+        if len(indices) > MAX_NON_ZERO:
+            self.fail("too_many")
+        for index in indices:
+            if type(index) is not int or not 0 <= index < SPARSE_DIMENSIONS:
+                self.fail("index_range")
+        if len(set(indices)) != len(indices):
+            self.fail("duplicate")
+        for value in values:
+            if not _is_number(value) or not math.isfinite(value) or abs(value) > FLOAT32_MAX:
+                self.fail("value")
+        pairs = sorted(zip(indices, (float(v) for v in values), strict=True))
+        return SparseValue(indices=[i for i, _ in pairs], values=[v for _, v in pairs])
+
+    def to_representation(self, value: SparseValue) -> dict[str, list]:
+        return {"indices": value.indices, "values": value.values}
+
+
+class MetadataField(serializers.Field):
+    default_error_messages = {
+        "invalid": "must be a JSON object",
+        "too_large": "must be at most {max} bytes as JSON",
+    }
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            self.fail("invalid")
+        size = len(json.dumps(data, ensure_ascii=False).encode())
+        if size > settings.VECSITE_MAX_METADATA_BYTES:
+            self.fail("too_large", max=settings.VECSITE_MAX_METADATA_BYTES)
+        if "\\u0000" in json.dumps(data):
+            raise serializers.ValidationError("must not contain NUL characters")
+        return data
+
+    def to_representation(self, value: dict[str, Any]) -> dict[str, Any]:
+        return value
+
+
+class DataField(StrictCharField):
+    default_error_messages = {"too_large": "must be at most {max} bytes"}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_blank", True)
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if len(value.encode()) > settings.VECSITE_MAX_DATA_BYTES:
+            self.fail("too_large", max=settings.VECSITE_MAX_DATA_BYTES)
+        if "\x00" in value:
+            raise serializers.ValidationError("must not contain NUL characters")
+        return value

@@ -1,0 +1,175 @@
+"""Input serializers: they validate and shape the wire format, nothing more."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from rest_framework import serializers
+
+from search.api.fields import (
+    DataField,
+    DenseVectorField,
+    MetadataField,
+    SparseVectorInputField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictIntegerField,
+    VectorIdField,
+)
+from search.services.records import Include, RecordInput
+
+
+def top_k_field(**kwargs: Any) -> StrictIntegerField:
+    return StrictIntegerField(min_value=1, max_value=settings.VECSITE_MAX_TOP_K, **kwargs)
+
+
+class IncludeMixin(serializers.Serializer):
+    includeVectors = StrictBooleanField(required=False, allow_null=True, default=False)
+    includeMetadata = StrictBooleanField(required=False, allow_null=True, default=False)
+    includeData = StrictBooleanField(required=False, allow_null=True, default=False)
+
+    def include(self) -> Include:
+        return include_from(self.validated_data)
+
+
+def include_from(data: dict[str, Any]) -> Include:
+    return Include(
+        vectors=bool(data.get("includeVectors")),
+        metadata=bool(data.get("includeMetadata")),
+        data=bool(data.get("includeData")),
+    )
+
+
+class UpsertItemSerializer(serializers.Serializer):
+    id = VectorIdField()
+    vector = DenseVectorField(required=False, allow_null=True)
+    sparseVector = SparseVectorInputField(required=False, allow_null=True)
+    metadata = MetadataField(required=False, allow_null=True)
+    data = DataField(required=False, allow_null=True)
+
+    def record(self) -> RecordInput:
+        return record_from(self.validated_data)
+
+
+def record_from(data: dict[str, Any]) -> RecordInput:
+    return RecordInput(
+        id=data["id"],
+        vector=data.get("vector"),
+        sparse=data.get("sparseVector"),
+        metadata=data.get("metadata"),
+        data=data.get("data"),
+    )
+
+
+class UpsertDataItemSerializer(serializers.Serializer):
+    id = VectorIdField()
+    data = DataField()
+    metadata = MetadataField(required=False, allow_null=True)
+
+
+class QuerySerializer(IncludeMixin):
+    vector = DenseVectorField(required=False, allow_null=True)
+    sparseVector = SparseVectorInputField(required=False, allow_null=True)
+    topK = top_k_field(required=False, allow_null=True, default=10)
+    filter = StrictCharField(required=False, allow_null=True, allow_blank=True, default="", trim_whitespace=False)
+    weightingStrategy = serializers.ChoiceField(choices=["IDF"], required=False, allow_null=True)
+    fusionAlgorithm = serializers.ChoiceField(choices=["RRF", "DBSF"], required=False, allow_null=True)
+    queryMode = serializers.ChoiceField(choices=["HYBRID", "DENSE", "SPARSE"], required=False, allow_null=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("vector") is None and attrs.get("sparseVector") is None:
+            raise serializers.ValidationError({"vector": "a query needs a vector or a sparseVector"})
+        attrs["topK"] = attrs.get("topK") or 10
+        attrs["filter"] = attrs.get("filter") or ""
+        return attrs
+
+
+class QueryDataSerializer(IncludeMixin):
+    data = DataField()
+    topK = top_k_field(required=False, allow_null=True, default=10)
+    filter = StrictCharField(required=False, allow_null=True, allow_blank=True, default="", trim_whitespace=False)
+    weightingStrategy = serializers.ChoiceField(choices=["IDF"], required=False, allow_null=True)
+    fusionAlgorithm = serializers.ChoiceField(choices=["RRF", "DBSF"], required=False, allow_null=True)
+    queryMode = serializers.ChoiceField(choices=["HYBRID", "DENSE", "SPARSE"], required=False, allow_null=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs["topK"] = attrs.get("topK") or 10
+        attrs["filter"] = attrs.get("filter") or ""
+        return attrs
+
+
+class MaxIdleMixin(serializers.Serializer):
+    maxIdle = StrictIntegerField(
+        required=False, allow_null=True, min_value=1, max_value=settings.VECSITE_RESUMABLE_MAX_MAX_IDLE
+    )
+
+
+class ResumableQuerySerializer(MaxIdleMixin, QuerySerializer):
+    pass
+
+
+class ResumableQueryDataSerializer(MaxIdleMixin, QueryDataSerializer):
+    pass
+
+
+class ResumableNextSerializer(serializers.Serializer):
+    uuid = serializers.UUIDField(
+        format="hex_verbose", error_messages={"invalid": "must be a resumable query handle (a UUID)"}
+    )
+    additionalK = top_k_field()
+
+
+class ResumableEndSerializer(serializers.Serializer):
+    uuid = serializers.UUIDField(
+        format="hex_verbose", error_messages={"invalid": "must be a resumable query handle (a UUID)"}
+    )
+
+
+class FetchSerializer(IncludeMixin):
+    ids = serializers.ListField(child=VectorIdField(), required=False, allow_null=True, max_length=1000)
+    prefix = StrictCharField(required=False, allow_null=True, allow_blank=True, trim_whitespace=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if (attrs.get("ids") is None) == (attrs.get("prefix") is None):
+            raise serializers.ValidationError({"ids": "Only one of ids or prefix must be provided."})
+        return attrs
+
+
+class DeleteSerializer(serializers.Serializer):
+    ids = serializers.ListField(child=VectorIdField(), required=False, allow_null=True, max_length=1000)
+    prefix = StrictCharField(required=False, allow_null=True, allow_blank=False, trim_whitespace=False)
+    filter = StrictCharField(required=False, allow_null=True, allow_blank=False, trim_whitespace=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        given = [name for name in ("ids", "prefix", "filter") if attrs.get(name) is not None]
+        if len(given) != 1:
+            raise serializers.ValidationError(
+                {"ids": "Only and only one of the ids, prefix, or filter must be provided."}
+            )
+        return attrs
+
+
+class RangeSerializer(IncludeMixin):
+    cursor = serializers.JSONField(required=False, allow_null=True)
+    limit = StrictIntegerField(min_value=1, max_value=settings.VECSITE_MAX_TOP_K)
+    prefix = StrictCharField(required=False, allow_null=True, allow_blank=True, trim_whitespace=False)
+
+    def validate_cursor(self, value: Any) -> int:
+        if value is None or value == "" or value == 0 or value == "0":
+            return 0
+        text = str(value) if type(value) is int else value
+        if not isinstance(text, str) or not text.isdigit() or len(text) > 19:
+            raise serializers.ValidationError("must be a cursor returned by an earlier range call")
+        return int(text)
+
+
+class UpdateSerializer(serializers.Serializer):
+    id = VectorIdField()
+    vector = DenseVectorField(required=False, allow_null=True)
+    sparseVector = SparseVectorInputField(required=False, allow_null=True)
+    data = DataField(required=False, allow_null=True)
+    metadata = MetadataField(required=False, allow_null=True)
+    metadataUpdateMode = serializers.ChoiceField(
+        choices=["OVERWRITE", "PATCH"], required=False, allow_null=True, default="OVERWRITE"
+    )

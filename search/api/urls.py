@@ -1,0 +1,37 @@
+"""Routes of the Upstash REST API. Every command is POST; GET/PUT/DELETE are accepted alike."""
+
+from __future__ import annotations
+
+from django.urls import re_path
+
+from search.api import views
+
+# Commands that take an optional /{namespace} suffix; the rest of the path is the name.
+WITH_NAMESPACE = {
+    "upsert": views.UpsertView,
+    "upsert-data": views.UpsertDataView,
+    "query": views.QueryView,
+    "query-data": views.QueryDataView,
+    "resumable-query": views.ResumableQueryView,
+    "resumable-query-data": views.ResumableQueryDataView,
+    "fetch": views.FetchView,
+    "delete": views.DeleteView,
+    "range": views.RangeView,
+    "update": views.UpdateView,
+    "reset": views.ResetView,
+    "delete-namespace": views.DeleteNamespaceView,
+}
+WITHOUT_NAMESPACE = {
+    "resumable-query-next": views.ResumableNextView,
+    "resumable-query-end": views.ResumableEndView,
+    "info": views.InfoView,
+    "list-namespaces": views.ListNamespacesView,
+}
+
+urlpatterns = [
+    *(
+        re_path(rf"^{command}(?:/(?P<namespace>.+))?$", view.as_view(), name=command)
+        for command, view in WITH_NAMESPACE.items()
+    ),
+    *(re_path(rf"^{command}$", view.as_view(), name=command) for command, view in WITHOUT_NAMESPACE.items()),
+]

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from search.models import Index
+
+
+class Command(BaseCommand):
+    help = "List indexes with their type, dimension, vector count and active resumable queries."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--json", action="store_true", help="Print a JSON array instead of a table.")
+
+    def handle(self, *args: object, **options: object) -> None:
+        rows = [
+            {
+                "name": index.name,
+                "type": index.index_type,
+                "dimension": index.dimension,
+                "similarity": index.similarity,
+                "embedding_model": index.embedding_model,
+                "vectors": index.vectors or 0,
+                "active_queries": index.active_queries,
+            }
+            for index in Index.objects.annotate(
+                vectors=Sum("namespaces__vector_count", distinct=True),
+                active_queries=Count(
+                    "resumable_queries", filter=Q(resumable_queries__expires_at__gt=timezone.now()), distinct=True
+                ),
+            )
+        ]
+        if options["json"]:
+            self.stdout.write(json.dumps(rows))
+            return
+        if not rows:
+            self.stdout.write("No indexes yet. Create one with: python manage.py create_index NAME --dimension D")
+            return
+        self.stdout.write(f"{'NAME':<24} {'TYPE':<7} {'DIM':>5} {'SIMILARITY':<12} {'VECTORS':>9} {'ACTIVE':>6}")
+        for row in rows:
+            self.stdout.write(
+                f"{row['name']:<24} {row['type']:<7} {row['dimension'] or '-':>5} {row['similarity']:<12} "
+                f"{row['vectors']:>9} {row['active_queries']:>6}"
+            )

@@ -1,0 +1,123 @@
+"""Creating, deleting and re-keying indexes, and the per-index HNSW index."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from search.errors import InvalidInput
+from search.models import Index, IndexType, Namespace, Similarity
+from search.tokens import hash_token, new_token
+
+# pgvector can build HNSW over `vector` up to 2,000 dimensions and over `halfvec` up to
+# 4,000; the approximate scan runs on halfvec beyond that and results are rescored exactly.
+HNSW_VECTOR_MAX_DIM = 2000
+HNSW_HALFVEC_MAX_DIM = 4000
+
+_OPCLASS_SUFFIX = {
+    Similarity.COSINE: "cosine_ops",
+    Similarity.EUCLIDEAN: "l2_ops",
+    Similarity.DOT_PRODUCT: "ip_ops",
+}
+
+
+@dataclass(frozen=True)
+class IndexCredentials:
+    index: Index
+    token: str
+    readonly_token: str
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "name": self.index.name,
+            "url": api_url(),
+            "token": self.token,
+            "readonly_token": self.readonly_token,
+        }
+
+
+def api_url() -> str:
+    return f"{settings.VECSITE_PUBLIC_URL.rstrip('/')}/{settings.VECSITE_API_PREFIX}"
+
+
+def ann_vector_type(dimension: int) -> str:
+    return "vector" if dimension <= HNSW_VECTOR_MAX_DIM else "halfvec"
+
+
+@transaction.atomic
+def index_create(
+    *,
+    name: str,
+    dimension: int | None,
+    similarity: str = Similarity.COSINE,
+    index_type: str = IndexType.DENSE,
+    embedding_model: str = "",
+    sparse_embedding_model: str = "",
+    max_active_queries: int | None = None,
+) -> IndexCredentials:
+    if Index.objects.filter(name=name).exists():
+        raise InvalidInput(f"an index named {name!r} already exists", field="name")
+    if similarity not in Similarity.values:
+        raise InvalidInput(
+            f"unknown similarity {similarity!r}; use one of {', '.join(Similarity.values)}", field="similarity"
+        )
+    if index_type not in IndexType.values:
+        raise InvalidInput(f"unknown index type {index_type!r}; use one of {', '.join(IndexType.values)}", field="type")
+    if index_type == IndexType.SPARSE:
+        dimension = None
+    elif dimension is None or not 1 <= dimension <= min(settings.VECSITE_MAX_DIMENSION, HNSW_HALFVEC_MAX_DIM):
+        raise InvalidInput(
+            f"must be between 1 and {min(settings.VECSITE_MAX_DIMENSION, HNSW_HALFVEC_MAX_DIM)}", field="dimension"
+        )
+    token, readonly_token = new_token("vs"), new_token("vsro")
+    index = Index(
+        name=name,
+        dimension=dimension,
+        similarity=similarity,
+        index_type=index_type,
+        embedding_model=embedding_model,
+        sparse_embedding_model=sparse_embedding_model,
+        token_hash=hash_token(token),
+        readonly_token_hash=hash_token(readonly_token),
+    )
+    if max_active_queries is not None:
+        index.max_active_queries = max_active_queries
+    index.full_clean(exclude=["token_hash", "readonly_token_hash"])
+    index.save()
+    Namespace.objects.create(index=index, name="")
+    if index.has_dense:
+        _create_hnsw_index(index)
+    return IndexCredentials(index=index, token=token, readonly_token=readonly_token)
+
+
+def _create_hnsw_index(index: Index) -> None:
+    assert index.dimension is not None and index.pk is not None
+    vector_type = ann_vector_type(index.dimension)
+    opclass = f"{vector_type}_{_OPCLASS_SUFFIX[Similarity(index.similarity)]}"
+    # Identifiers and numbers here are ours (a primary key and a validated dimension),
+    # never client text. One partial index per index lets dimensions differ per index.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE INDEX {index.hnsw_index_name} ON search_vector USING hnsw "
+            f"((embedding::{vector_type}({int(index.dimension)})) {opclass}) "
+            f"WHERE index_id = {int(index.pk)}"
+        )
+
+
+@transaction.atomic
+def index_delete(*, index: Index) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP INDEX IF EXISTS {index.hnsw_index_name}")
+    index.delete()
+
+
+@transaction.atomic
+def index_rotate_tokens(*, index: Index) -> IndexCredentials:
+    """Replace both tokens; the old ones stop working at once."""
+    token, readonly_token = new_token("vs"), new_token("vsro")
+    index.token_hash = hash_token(token)
+    index.readonly_token_hash = hash_token(readonly_token)
+    index.save(update_fields=["token_hash", "readonly_token_hash"])
+    return IndexCredentials(index=index, token=token, readonly_token=readonly_token)

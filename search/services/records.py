@@ -1,0 +1,44 @@
+"""Plain values passed between the API layer and the services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SparseValue:
+    indices: list[int]
+    values: list[float]
+
+
+@dataclass(frozen=True)
+class RecordInput:
+    """One record to upsert, validated for shape (not yet against its index)."""
+
+    id: str
+    vector: list[float] | None = None
+    sparse: SparseValue | None = None
+    metadata: dict[str, Any] | None = None
+    data: str | None = None
+
+
+@dataclass(frozen=True)
+class Include:
+    vectors: bool = False
+    metadata: bool = False
+    data: bool = False
+
+
+@dataclass
+class StoredRecord:
+    """One record as read back, with only the parts that were asked for."""
+
+    pk: int
+    id: str
+    vector: list[float] | None = None
+    sparse: SparseValue | None = None
+    metadata: dict[str, Any] | None = None
+    data: str | None = None
+    score: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)

