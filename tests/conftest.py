@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -44,6 +45,9 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
     from django.conf import settings
 
     settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # One test database per run, so that runs side by side (two checkouts sharing a
+    # server, a developer beside CI) never fight over it.
+    settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = f"test_vecsite_{os.getpid()}"
 
 
 @pytest.fixture
