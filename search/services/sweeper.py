@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -11,6 +12,8 @@ from django.utils import timezone
 from search.models import ResumableQuery, SweepRun
 
 logger = logging.getLogger(__name__)
+
+SWEEP_HISTORY_DAYS = 7
 
 
 def sweep_expired_resumable_queries(*, trigger: str = "beat", batch_size: int | None = None) -> SweepRun:
@@ -32,6 +35,8 @@ def sweep_expired_resumable_queries(*, trigger: str = "beat", batch_size: int | 
     run = SweepRun.objects.create(
         started_at=started, finished_at=timezone.now(), expired_count=expired, trigger=trigger
     )
+    # The history is for operators; a week of it is plenty.
+    SweepRun.objects.filter(started_at__lt=started - timedelta(days=SWEEP_HISTORY_DAYS)).delete()
     if expired:
         logger.info("swept %d expired resumable queries", expired)
     return run
