@@ -5,8 +5,8 @@ row plus a buffer of prefetched candidates (ResumableCandidate rows, in result o
 `next` pops from the buffer by position, an indexed range read whose cost does not
 depend on depth. When the buffer runs dry it is refilled from the saved keyset position
 (distance, pk) with a chunk that doubles each time (capped), so the cost of refills per
-result stays constant too. The first chunk of a large namespace comes from the HNSW
-index; later chunks from an exact keyset scan. Everything lives in Postgres, so any web
+result stays constant too. Refills are exact keyset scans, never HNSW scans, whose cost
+grows with depth and which can miss rows. Everything lives in Postgres, so any web
 process can serve any call and a restart loses nothing. The row lock taken by `next`
 serialises concurrent calls on one handle, so their results never overlap.
 """
@@ -22,7 +22,7 @@ from search.errors import InvalidInput, NotFound, TooManyActiveQueries
 from search.models import Index, Namespace, ResumableCandidate, ResumableQuery
 from search.services.namespaces import namespace_find
 from search.services.records import Include, SparseValue, StoredRecord
-from search.services.search import Candidate, compile_filter, dense_candidates, hydrate, uses_exact_search
+from search.services.search import Candidate, compile_filter, dense_candidates, hydrate
 from search.services.vectors import check_dense
 
 FIRST_CHUNK = 100
@@ -164,9 +164,9 @@ def _refill(query: ResumableQuery, *, want: int, filter_sql: tuple[str, list[Any
         if query.last_vector_id is not None and query.last_distance is not None
         else None
     )
-    # The HNSW index serves the first chunk of a large namespace; later chunks come from
-    # an exact keyset scan, which never restarts an index scan from the top.
-    exact = uses_exact_search(namespace) or after is not None
+    # Candidates come from an exact keyset scan: its cost does not depend on depth (an
+    # HNSW scan restarts from the top every time), its order is the true order, and
+    # nothing the index would have missed is lost, so a drain returns every vector once.
     vector = [float(x) for x in query.query_vector]
     candidates = dense_candidates(
         index=query.index,
@@ -175,9 +175,9 @@ def _refill(query: ResumableQuery, *, want: int, filter_sql: tuple[str, list[Any
         filter_sql=filter_sql,
         limit=chunk,
         after=after,
-        exact=exact,
+        exact=True,
     )
-    if exact and len(candidates) < chunk:
+    if len(candidates) < chunk:
         query.exhausted = True
     if not candidates:
         query.exhausted = True
