@@ -1,0 +1,199 @@
+"""Active resumable queries: read-only state, filters, and stopping (as if the client ended them)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.text import Truncator
+
+from search.admin.common import NamespaceListFilter, ReadOnlyAdmin, human_duration, namespace_label
+from search.models import ResumableQuery
+from search.services.resumable import resumable_queries_stop
+
+VECTOR_PREVIEW_VALUES = 8
+
+
+class QueryStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("active", "Active"), ("expired", "Expired, not yet swept")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ResumableQuery]) -> QuerySet[ResumableQuery]:
+        if self.value() == "active":
+            return queryset.active()  # type: ignore[attr-defined]
+        if self.value() == "expired":
+            return queryset.expired()  # type: ignore[attr-defined]
+        return queryset
+
+
+def plural(count: int) -> str:
+    return f"{count} resumable {'query' if count == 1 else 'queries'}"
+
+
+@admin.register(ResumableQuery)
+class ResumableQueryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "uuid",
+        "index",
+        "namespace_name",
+        "query",
+        "filter_preview",
+        "top_k",
+        "returned_count",
+        "created_at",
+        "last_used_at",
+        "idle_for",
+        "expires_in",
+        "max_idle_display",
+        "state",
+    ]
+    list_filter = ["index", NamespaceListFilter, QueryStateFilter]
+    list_select_related = ["index", "namespace"]
+    search_fields = ["uuid"]
+    search_help_text = "A whole uuid, or its start."
+    actions = ["stop_queries"]
+    fieldsets = [
+        (
+            "Query",
+            {
+                "fields": [
+                    "uuid",
+                    "index",
+                    "namespace_name",
+                    "kind",
+                    "query_text",
+                    "query_vector_preview",
+                    "filter",
+                    "top_k",
+                    "includes",
+                    "weighting_strategy",
+                    "fusion_algorithm",
+                    "query_mode",
+                ]
+            },
+        ),
+        (
+            "Lifetime",
+            {"fields": ["state", "created_at", "last_used_at", "idle_for", "expires_at", "expires_in", "max_idle"]},
+        ),
+        (
+            "Progress",
+            {"fields": ["returned_count", "consumed", "buffered", "exhausted", "last_distance", "last_vector_id"]},
+        ),
+    ]
+    readonly_fields = [field for _, options in fieldsets for field in options["fields"]]
+
+    def has_stop_permission(self, request: HttpRequest) -> bool:
+        # Stopping deletes the handle, so it takes the delete permission (the stock
+        # delete is switched off: a stop must go through the service).
+        return request.user.has_perm(f"{self.opts.app_label}.delete_{self.opts.model_name}")
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[ResumableQuery], search_term: str
+    ) -> tuple[QuerySet[ResumableQuery], bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        try:
+            return queryset.filter(uuid=uuid.UUID(term)), False
+        except ValueError:
+            return super().get_search_results(request, queryset, term)
+
+    # --- columns ---------------------------------------------------------------------------
+
+    @admin.display(description="namespace", ordering="namespace__name")
+    def namespace_name(self, obj: ResumableQuery) -> str:
+        return namespace_label(obj.namespace)
+
+    @admin.display(description="query", ordering="kind")
+    def query(self, obj: ResumableQuery) -> str:
+        if obj.kind == ResumableQuery.Kind.TEXT:
+            return f"text: {Truncator(obj.query_text).chars(40)}"
+        return "vector"
+
+    @admin.display(description="filter", ordering="filter")
+    def filter_preview(self, obj: ResumableQuery) -> str:
+        return Truncator(obj.filter).chars(60) if obj.filter else "—"
+
+    @admin.display(description="idle for", ordering="-last_used_at")
+    def idle_for(self, obj: ResumableQuery) -> str:
+        return human_duration((timezone.now() - obj.last_used_at).total_seconds())
+
+    @admin.display(description="expires in", ordering="expires_at")
+    def expires_in(self, obj: ResumableQuery) -> str:
+        left = (obj.expires_at - timezone.now()).total_seconds()
+        return human_duration(left) if left > 0 else f"expired {human_duration(left)} ago"
+
+    @admin.display(description="maxIdle", ordering="max_idle")
+    def max_idle_display(self, obj: ResumableQuery) -> str:
+        return human_duration(obj.max_idle)
+
+    @admin.display(description="state")
+    def state(self, obj: ResumableQuery) -> str:
+        return "expired, not yet swept" if obj.is_expired else "active"
+
+    @admin.display(description="query vector")
+    def query_vector_preview(self, obj: ResumableQuery) -> str:
+        if obj.query_vector is None:
+            return "—"
+        values = [float(x) for x in obj.query_vector]
+        head = ", ".join(f"{x:.4f}" for x in values[:VECTOR_PREVIEW_VALUES])
+        more = ", …" if len(values) > VECTOR_PREVIEW_VALUES else ""
+        return f"[{head}{more}] ({len(values)} dimensions)"
+
+    @admin.display(description="includes")
+    def includes(self, obj: ResumableQuery) -> str:
+        parts = [
+            name
+            for name, on in (
+                ("vectors", obj.include_vectors),
+                ("metadata", obj.include_metadata),
+                ("data", obj.include_data),
+            )
+            if on
+        ]
+        return ", ".join(parts) or "ids and scores only"
+
+    # --- stopping --------------------------------------------------------------------------
+
+    @admin.action(description="Stop selected queries", permissions=["stop"])
+    def stop_queries(self, request: HttpRequest, queryset: QuerySet[ResumableQuery]) -> None:
+        stopped = resumable_queries_stop(queries=queryset)
+        self.message_user(request, f"Stopped {plural(stopped)}.", messages.SUCCESS)
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "<uuid:object_id>/stop/",
+                self.admin_site.admin_view(self.stop_view),
+                name="search_resumablequery_stop",
+            ),
+            *super().get_urls(),
+        ]
+
+    def stop_view(self, request: HttpRequest, object_id: uuid.UUID) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_stop_permission(request):
+            raise PermissionDenied
+        stopped = resumable_queries_stop(queries=ResumableQuery.objects.filter(uuid=object_id))
+        if stopped:
+            self.message_user(request, f"Stopped resumable query {object_id}.", messages.SUCCESS)
+        else:
+            self.message_user(request, f"Resumable query {object_id} had already ended.", messages.WARNING)
+        return HttpResponseRedirect(reverse("admin:search_resumablequery_changelist"))
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        extra_context = {**(extra_context or {}), "can_stop": self.has_stop_permission(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
