@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
@@ -103,6 +104,9 @@ class Vector(models.Model):
     # partial HNSW index over `embedding::vector(D)` (see services.indexes).
     embedding = VectorField(null=True, blank=True)
     sparse = SparseVectorField(null=True, blank=True)
+    # The sparse vector's non-zero indices, so that "shares at least one index with the
+    # query" is a GIN-indexed array overlap, and document frequencies a GIN lookup.
+    sparse_indices = ArrayField(models.IntegerField(), null=True, blank=True)
     metadata = models.JSONField(null=True, blank=True)
     data = models.TextField(null=True, blank=True)  # noqa: DJ001 - absent and "" differ on the wire
 
@@ -113,6 +117,7 @@ class Vector(models.Model):
                 fields=["namespace", "key"], name="vector_ns_key_prefix", opclasses=["int8_ops", "text_pattern_ops"]
             ),
             GinIndex(fields=["metadata"], name="vector_metadata_gin", opclasses=["jsonb_path_ops"]),
+            GinIndex(fields=["sparse_indices"], name="vector_sparse_indices_gin"),
         ]
 
     def __str__(self) -> str:
@@ -162,6 +167,13 @@ class ResumableQuery(models.Model):
     last_distance = models.FloatField(null=True, blank=True)
     last_vector_id = models.BigIntegerField(null=True, blank=True)
     exhausted = models.BooleanField(default=False, help_text="The search has no candidates beyond the buffer.")
+    # The same progress for the sparse side of a fused hybrid query (the fields above
+    # then describe the dense side).
+    sparse_consumed = models.PositiveIntegerField(default=0)
+    sparse_buffered = models.PositiveIntegerField(default=0)
+    sparse_last_distance = models.FloatField(null=True, blank=True)
+    sparse_last_vector_id = models.BigIntegerField(null=True, blank=True)
+    sparse_exhausted = models.BooleanField(default=False)
 
     objects = ResumableQueryQuerySet.as_manager()
 
@@ -185,11 +197,19 @@ class ResumableQuery(models.Model):
 
 
 class ResumableCandidate(models.Model):
-    """One prefetched result of a resumable query, in result order."""
+    """One prefetched result of a resumable query, in result order per component."""
 
-    pk = models.CompositePrimaryKey("query_id", "position")
+    class Component(models.TextChoices):
+        DENSE = "d"
+        SPARSE = "s"
+
+    pk = models.CompositePrimaryKey("query_id", "component", "position")
     query = models.ForeignKey(ResumableQuery, on_delete=models.CASCADE, related_name="candidates")
+    component = models.CharField(max_length=1, choices=Component.choices, default=Component.DENSE)
     position = models.PositiveIntegerField()
+    # Hybrid queries fuse both components per batch: a vector handed out through one
+    # component is marked here in both, and skipped from then on.
+    returned = models.BooleanField(default=False)
     vector_id = models.BigIntegerField()  # no FK: a vector deleted since is skipped, not cascaded
     distance = models.FloatField()
 

@@ -18,12 +18,22 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from search.errors import InvalidInput, NotFound, TooManyActiveQueries
-from search.models import Index, Namespace, ResumableCandidate, ResumableQuery
+from search.errors import NotFound, TooManyActiveQueries
+from search.models import Index, ResumableCandidate, ResumableQuery
+from search.services import sparse as sparse_codec
+from search.services.fusion import fuse
 from search.services.namespaces import namespace_find
 from search.services.records import Include, SparseValue, StoredRecord
-from search.services.search import Candidate, compile_filter, dense_candidates, hydrate
-from search.services.vectors import check_dense
+from search.services.search import (
+    DENSE,
+    SPARSE,
+    Candidate,
+    SearchPlan,
+    check_query_parts,
+    compile_filter,
+    hydrate,
+    plan_search,
+)
 
 FIRST_CHUNK = 100
 MAX_CHUNK = 10_000
@@ -51,9 +61,7 @@ def resumable_query_start(
     """Start a query and return its handle with the first `top_k` results.
 
     A namespace that does not exist gives no handle and no results (spec §4.5)."""
-    if sparse is not None or vector is None or not index.has_dense:
-        raise InvalidInput("sparse and hybrid resumable queries are not supported yet", field="sparseVector")
-    check_dense(index, vector, field="vector")
+    check_query_parts(index, vector, sparse, weighting)
     compile_filter(filter_text)  # refuse a bad filter before any state is kept
     ns = namespace_find(index=index, name=namespace)
     if ns is None:
@@ -73,19 +81,20 @@ def resumable_query_start(
             kind=kind,
             query_text=query_text,
             query_vector=vector,
+            query_sparse=sparse_codec.to_db(sparse) if sparse is not None else None,
             filter=filter_text,
             include_vectors=include.vectors,
             include_metadata=include.metadata,
             include_data=include.data,
             weighting_strategy=weighting,
-            fusion_algorithm=fusion,
+            fusion_algorithm=fusion or ("RRF" if vector is not None and sparse is not None else ""),
             top_k=top_k,
             max_idle=max_idle,
         )
         query.touch()
         query.save(force_insert=True)
     with transaction.atomic():
-        query = ResumableQuery.objects.select_for_update().get(pk=query.pk)
+        query = ResumableQuery.objects.select_for_update().select_related("index", "namespace").get(pk=query.pk)
         records = _take(query, top_k)
         query.save()
     return query.uuid, records
@@ -95,7 +104,13 @@ def resumable_query_next(
     *, index: Index, uuid: uuid_module.UUID, additional_k: int
 ) -> tuple[Include, list[StoredRecord]]:
     with transaction.atomic():
-        query = ResumableQuery.objects.select_for_update().filter(uuid=uuid, index=index).active().first()
+        query = (
+            ResumableQuery.objects.select_for_update()
+            .select_related("index", "namespace")
+            .filter(uuid=uuid, index=index)
+            .active()
+            .first()
+        )
         if query is None:
             raise _not_found(uuid)
         records = _take(query, additional_k)
@@ -126,80 +141,161 @@ def include_of(query: ResumableQuery) -> Include:
     return Include(vectors=query.include_vectors, metadata=query.include_metadata, data=query.include_data)
 
 
+class _Progress:
+    """A view of one component's progress fields on the handle row."""
+
+    def __init__(self, query: ResumableQuery, component: str) -> None:
+        self.query = query
+        self.prefix = "sparse_" if component == SPARSE and query.query_vector is not None else ""
+        self.component = component
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.query, self.prefix + name)
+
+    def set(self, **values: Any) -> None:
+        for name, value in values.items():
+            setattr(self.query, self.prefix + name, value)
+
+
+def _plan(query: ResumableQuery) -> SearchPlan:
+    sparse = sparse_codec.from_db(query.query_sparse) if query.query_sparse is not None else None
+    # IDF weights are fixed at start? No: they are recomputed per refill from the
+    # namespace's current frequencies, like the filter they hold for the query's life.
+    return plan_search(
+        index=query.index,
+        namespace=query.namespace,
+        vector=[float(x) for x in query.query_vector] if query.query_vector is not None else None,
+        sparse=sparse,
+        filter_sql=compile_filter(query.filter),
+        weighting=query.weighting_strategy or None,
+        fusion=query.fusion_algorithm or None,
+    )
+
+
 def _take(query: ResumableQuery, k: int) -> list[StoredRecord]:
-    """Hand out the next k live results, refilling the buffer as needed."""
-    filter_sql = compile_filter(query.filter)
+    plan = _plan(query)
+    results = _take_fused(query, plan, k) if plan.fused else _take_single(query, plan, k)
+    query.returned_count += len(results)
+    return results
+
+
+def _take_single(query: ResumableQuery, plan: SearchPlan, k: int) -> list[StoredRecord]:
+    """Hand out the next k live results of a one-component query, refilling as needed."""
+    component = DENSE if plan.dense is not None else SPARSE
+    progress = _Progress(query, component)
     include = include_of(query)
     results: list[StoredRecord] = []
     while len(results) < k:
-        if query.consumed >= query.buffered:
-            if query.exhausted or not _refill(query, want=k - len(results), filter_sql=filter_sql):
+        if progress.consumed >= progress.buffered:
+            if progress.exhausted or not _refill(query, plan, progress, want=k - len(results)):
                 break
             continue
         need = k - len(results)
         rows = list(
             ResumableCandidate.objects.filter(
-                query=query, position__gt=query.consumed, position__lte=query.consumed + need
+                query=query,
+                component=component,
+                position__gt=progress.consumed,
+                position__lte=progress.consumed + need,
             )
             .order_by("position")
             .values_list("vector_id", "distance")
         )
-        query.consumed += len(rows)
-        candidates = [Candidate(pk=pk, distance=distance) for pk, distance in rows]
+        progress.set(consumed=progress.consumed + len(rows))
+        scored = [(pk, plan.score(component, Candidate(pk=pk, distance=distance))) for pk, distance in rows]
         # Deleted vectors drop out here; updated metadata shows; the filter still holds.
-        results.extend(hydrate(query.index, candidates, include, filter_sql))
-    query.returned_count += len(results)
+        results.extend(hydrate(scored, include, plan.filter_sql))
     return results
 
 
-def _refill(query: ResumableQuery, *, want: int, filter_sql: tuple[str, list[Any]] | None) -> bool:
-    """Append the next chunk of candidates to the buffer; False when none are left."""
-    namespace = Namespace.objects.filter(pk=query.namespace_id).first()
-    if namespace is None:
-        query.exhausted = True
-        return False
-    chunk = min(MAX_CHUNK, max(want, FIRST_CHUNK, query.buffered))
+def _take_fused(query: ResumableQuery, plan: SearchPlan, k: int) -> list[StoredRecord]:
+    """A hybrid batch (spec §8): from each side its top k candidates not yet returned,
+    fused within the batch; the best k are returned and marked so in both buffers."""
+    include = include_of(query)
+    sides = {component: _Progress(query, component) for component in (DENSE, SPARSE)}
+    results: list[StoredRecord] = []
+    while len(results) < k:
+        need = k - len(results)
+        lists = {component: _unreturned(query, plan, progress, need) for component, progress in sides.items()}
+        if not lists[DENSE] and not lists[SPARSE]:
+            break
+        best = fuse(plan.fusion, lists[DENSE], lists[SPARSE])[:need]
+        chosen = [pk for pk, _ in best]
+        results.extend(hydrate(best, include, plan.filter_sql))
+        ResumableCandidate.objects.filter(query=query, vector_id__in=chosen).update(returned=True)
+        for progress in sides.values():
+            _advance_past_returned(query, progress)
+    return results
+
+
+def _unreturned(query: ResumableQuery, plan: SearchPlan, progress: _Progress, count: int) -> list[tuple[int, float]]:
+    """This side's next `count` candidates not yet returned, refilling the buffer if short."""
+    while True:
+        rows = list(
+            ResumableCandidate.objects.filter(
+                query=query, component=progress.component, position__gt=progress.consumed, returned=False
+            )
+            .order_by("position")
+            .values_list("vector_id", "distance")[:count]
+        )
+        if len(rows) >= count or progress.exhausted or not _refill(query, plan, progress, want=count - len(rows)):
+            return [(pk, plan.score(progress.component, Candidate(pk=pk, distance=d))) for pk, d in rows]
+
+
+def _advance_past_returned(query: ResumableQuery, progress: _Progress) -> None:
+    first_open = (
+        ResumableCandidate.objects.filter(
+            query=query, component=progress.component, position__gt=progress.consumed, returned=False
+        )
+        .order_by("position")
+        .values_list("position", flat=True)
+        .first()
+    )
+    progress.set(consumed=(first_open - 1) if first_open is not None else progress.buffered)
+
+
+def _refill(query: ResumableQuery, plan: SearchPlan, progress: _Progress, *, want: int) -> bool:
+    """Append the next chunk of candidates to one side's buffer; False when none are left."""
+    chunk = min(MAX_CHUNK, max(want, FIRST_CHUNK, progress.buffered))
     after = (
-        Candidate(pk=query.last_vector_id, distance=query.last_distance)
-        if query.last_vector_id is not None and query.last_distance is not None
+        Candidate(pk=progress.last_vector_id, distance=progress.last_distance)
+        if progress.last_vector_id is not None and progress.last_distance is not None
         else None
     )
-    # Candidates come from an exact keyset scan: its cost does not depend on depth (an
-    # HNSW scan restarts from the top every time), its order is the true order, and
+    # Candidates come from exact keyset scans: their cost does not depend on depth (an
+    # HNSW scan restarts from the top every time), their order is the true order, and
     # nothing the index would have missed is lost, so a drain returns every vector once.
-    vector = [float(x) for x in query.query_vector]
-    candidates = dense_candidates(
-        index=query.index,
-        namespace=namespace,
-        vector=vector,
-        filter_sql=filter_sql,
-        limit=chunk,
-        after=after,
-        exact=True,
-    )
+    candidates = plan.candidates(progress.component, limit=chunk, after=after, exact=True)
     if len(candidates) < chunk:
-        query.exhausted = True
+        progress.set(exhausted=True)
     if not candidates:
-        query.exhausted = True
         return False
     with connection.cursor() as cursor:
-        # Consumed entries are no longer needed; keep the buffer small.
+        if not plan.fused:
+            # Consumed entries are no longer needed; keep the buffer small. (A fused
+            # query keeps them: they remember which vectors were already returned.)
+            cursor.execute(
+                "DELETE FROM search_resumablecandidate WHERE query_id = %s AND component = %s AND position <= %s",
+                [query.pk, progress.component, progress.consumed],
+            )
         cursor.execute(
-            "DELETE FROM search_resumablecandidate WHERE query_id = %s AND position <= %s",
-            [query.pk, query.consumed],
-        )
-        cursor.execute(
-            "INSERT INTO search_resumablecandidate (query_id, position, vector_id, distance) "
-            "SELECT %s, t.position, t.vector_id, t.distance "
-            "FROM unnest(%s::int[], %s::bigint[], %s::float8[]) AS t(position, vector_id, distance)",
+            "INSERT INTO search_resumablecandidate (query_id, component, position, vector_id, distance, returned) "
+            "SELECT %s, %s, t.position, t.vector_id, t.distance, done.vector_id IS NOT NULL "
+            "FROM unnest(%s::int[], %s::bigint[], %s::float8[]) AS t(position, vector_id, distance) "
+            "LEFT JOIN (SELECT DISTINCT vector_id FROM search_resumablecandidate "
+            "           WHERE query_id = %s AND returned) AS done ON done.vector_id = t.vector_id",
             [
                 query.pk,
-                list(range(query.buffered + 1, query.buffered + len(candidates) + 1)),
+                progress.component,
+                list(range(progress.buffered + 1, progress.buffered + len(candidates) + 1)),
                 [c.pk for c in candidates],
                 [c.distance for c in candidates],
+                query.pk,
             ],
         )
-    query.buffered += len(candidates)
-    query.last_vector_id = candidates[-1].pk
-    query.last_distance = candidates[-1].distance
+    progress.set(
+        buffered=progress.buffered + len(candidates),
+        last_vector_id=candidates[-1].pk,
+        last_distance=candidates[-1].distance,
+    )
     return True

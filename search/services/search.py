@@ -8,7 +8,9 @@ here), so a selective filter still fills the page.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -18,8 +20,10 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Cast
 from pgvector.django import CosineDistance, HalfVectorField, L2Distance, MaxInnerProduct, VectorField
 
-from search.errors import InvalidInput
+from search.errors import InvalidInput, SemanticError
 from search.models import Index, Namespace, Similarity, Vector
+from search.services import sparse as sparse_codec
+from search.services.fusion import fuse
 from search.services.indexes import ann_vector_type
 from search.services.namespaces import namespace_find
 from search.services.records import Include, SparseValue, StoredRecord
@@ -38,6 +42,9 @@ METADATA_COLUMN = '"search_vector"."metadata"'
 
 @dataclass(frozen=True)
 class Candidate:
+    """A search hit: its row and its sort key (smaller is better). For the sparse side
+    the key is the negated inner product, as pgvector's `<#>` gives it."""
+
     pk: int
     distance: float
 
@@ -121,37 +128,167 @@ def _vector_text(vector: list[float]) -> str:
     return "[" + ",".join(repr(float(x)) for x in vector) + "]"
 
 
-def hydrate(
+def sparse_candidates(
+    *,
+    namespace: Namespace,
+    sparse: SparseValue,
+    filter_sql: tuple[str, list[Any]] | None,
+    limit: int,
+    after: Candidate | None = None,
+) -> list[Candidate]:
+    """Exact sparse search: records sharing an index with the query, by inner product."""
+    indices = sparse_codec.non_zero_indices(sparse)
+    if not indices:
+        return []
+    query_vector = sparse_codec.to_db(sparse)
+    queryset = Vector.objects.filter(namespace=namespace, sparse_indices__overlap=indices).annotate(
+        distance=MaxInnerProduct(F("sparse"), query_vector)
+    )
+    if filter_sql is not None:
+        queryset = queryset.extra(where=[filter_sql[0]], params=filter_sql[1])  # noqa: S610 - values bound
+    if after is not None:
+        queryset = queryset.filter(Q(distance__gt=after.distance) | Q(distance=after.distance, pk__gt=after.pk))
+    rows = queryset.order_by("distance", "pk").values_list("pk", "distance")[:limit]
+    return [Candidate(pk=pk, distance=distance) for pk, distance in rows]
+
+
+def idf_weighted(namespace: Namespace, sparse: SparseValue) -> SparseValue:
+    """Scale each query dimension by IDF(i) = ln((N - n(i) + 0.5) / (n(i) + 0.5) + 1).
+
+    N and n(i) are counted per namespace at query time (GIN lookups on the indices
+    array), so they are right after every upsert, update and delete by construction."""
+    frequencies = document_frequencies(namespace, sparse.indices)
+    total = Vector.objects.filter(namespace=namespace, sparse_indices__isnull=False).count()
+    values = [
+        value * math.log((total - frequencies.get(i, 0) + 0.5) / (frequencies.get(i, 0) + 0.5) + 1.0)
+        for i, value in zip(sparse.indices, sparse.values, strict=True)
+    ]
+    return SparseValue(indices=list(sparse.indices), values=values)
+
+
+def document_frequencies(namespace: Namespace, indices: list[int]) -> dict[int, int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i, (SELECT count(*) FROM search_vector v "
+            "           WHERE v.namespace_id = %s AND v.sparse_indices @> ARRAY[i]) "
+            "FROM unnest(%s::int[]) AS i",
+            [namespace.pk, list(indices)],
+        )
+        return dict(cursor.fetchall())
+
+
+@dataclass
+class SearchPlan:
+    """What one query searches: the dense side, the sparse side, or both, fused."""
+
+    index: Index
+    namespace: Namespace
+    dense: list[float] | None
+    raw_sparse: SparseValue | None
+    weighting: str | None
+    fusion: str
+    filter_sql: tuple[str, list[Any]] | None
+
+    @property
+    def fused(self) -> bool:
+        return self.dense is not None and self.raw_sparse is not None
+
+    @cached_property
+    def sparse(self) -> SparseValue | None:
+        """The sparse query, IDF-weighted when asked; computed only when searched."""
+        if self.raw_sparse is not None and self.weighting == "IDF":
+            return idf_weighted(self.namespace, self.raw_sparse)
+        return self.raw_sparse
+
+    def candidates(
+        self, component: str, *, limit: int, after: Candidate | None = None, exact: bool | None = None
+    ) -> list[Candidate]:
+        if component == DENSE:
+            assert self.dense is not None
+            return dense_candidates(
+                index=self.index,
+                namespace=self.namespace,
+                vector=self.dense,
+                filter_sql=self.filter_sql,
+                limit=limit,
+                after=after,
+                exact=uses_exact_search(self.namespace) if exact is None else exact,
+            )
+        assert self.sparse is not None
+        return sparse_candidates(
+            namespace=self.namespace, sparse=self.sparse, filter_sql=self.filter_sql, limit=limit, after=after
+        )
+
+    def score(self, component: str, candidate: Candidate) -> float:
+        if component == DENSE:
+            return score_from_distance(self.index.similarity, candidate.distance)
+        return -candidate.distance
+
+
+DENSE = "d"
+SPARSE = "s"
+
+
+def check_query_parts(
+    index: Index, vector: list[float] | None, sparse: SparseValue | None, weighting: str | None
+) -> None:
+    """Which parts a query may carry on this index type (spec §3), validated before any state."""
+    if vector is None and sparse is None:
+        raise InvalidInput("a query needs a vector or a sparseVector", field="vector")
+    if vector is not None:
+        if not index.has_dense:
+            raise SemanticError("a SPARSE index is queried with sparseVector, not vector", field="vector")
+        check_dense(index, vector, field="vector")
+    if sparse is not None and not index.has_sparse:
+        raise SemanticError("a DENSE index is queried with vector, not sparseVector", field="sparseVector")
+    if weighting and sparse is None:
+        raise InvalidInput("applies to the sparse side of a query; none was given", field="weightingStrategy")
+
+
+def plan_search(
+    *,
     index: Index,
-    candidates: list[Candidate],
+    namespace: Namespace,
+    vector: list[float] | None,
+    sparse: SparseValue | None,
+    filter_sql: tuple[str, list[Any]] | None,
+    weighting: str | None = None,
+    fusion: str | None = None,
+) -> SearchPlan:
+    return SearchPlan(
+        index=index,
+        namespace=namespace,
+        dense=vector,
+        raw_sparse=sparse,
+        weighting=weighting,
+        fusion=fusion or "RRF",
+        filter_sql=filter_sql,
+    )
+
+
+def hydrate(
+    scored: list[tuple[int, float]],
     include: Include,
     filter_sql: tuple[str, list[Any]] | None = None,
 ) -> list[StoredRecord]:
-    """Load the records behind candidates, in candidate order, skipping vanished ones."""
-    found = records_by_pk((c.pk for c in candidates), include, filter_sql)
+    """Load the records behind (pk, score) pairs, in order, skipping vanished ones."""
+    found = records_by_pk((pk for pk, _ in scored), include, filter_sql)
     results = []
-    for candidate in candidates:
-        record = found.get(candidate.pk)
+    for pk, score in scored:
+        record = found.get(pk)
         if record is not None:
-            record.score = float32(score_from_distance(index.similarity, candidate.distance))
+            record.score = float32(score)
             results.append(record)
     return results
 
 
-def query_dense(
-    *, index: Index, namespace: str, vector: list[float], top_k: int, include: Include, filter_text: str = ""
-) -> list[StoredRecord]:
-    if not index.has_dense:
-        raise InvalidInput(f"a {index.index_type} index is queried with sparseVector", field="vector")
-    check_dense(index, vector, field="vector")
-    filter_sql = compile_filter(filter_text)
-    ns = namespace_find(index=index, name=namespace)
-    if ns is None:
-        return []
-    candidates = dense_candidates(
-        index=index, namespace=ns, vector=vector, filter_sql=filter_sql, limit=top_k, exact=uses_exact_search(ns)
-    )
-    return hydrate(index, candidates, include)
+def fusion_pool(top_k: int) -> int:
+    """How many candidates each side contributes to a fused plain query: generous, since
+    a record ranked below topK on one side can still win on the sum (spec §6.3)."""
+    return max(FUSION_POOL, 2 * top_k)
+
+
+FUSION_POOL = 100
 
 
 def query(
@@ -167,9 +304,25 @@ def query(
     fusion: str | None = None,
 ) -> list[StoredRecord]:
     """One query of whatever kind the index and the request call for."""
-    if sparse is not None or not index.has_dense:
-        raise InvalidInput("sparse and hybrid queries are not supported yet", field="sparseVector")
-    assert vector is not None
-    return query_dense(
-        index=index, namespace=namespace, vector=vector, top_k=top_k, include=include, filter_text=filter_text
+    check_query_parts(index, vector, sparse, weighting)
+    filter_sql = compile_filter(filter_text)
+    ns = namespace_find(index=index, name=namespace)
+    if ns is None:
+        return []
+    plan = plan_search(
+        index=index,
+        namespace=ns,
+        vector=vector,
+        sparse=sparse,
+        filter_sql=filter_sql,
+        weighting=weighting,
+        fusion=fusion,
     )
+    if plan.fused:
+        pool = fusion_pool(top_k)
+        dense = [(c.pk, plan.score(DENSE, c)) for c in plan.candidates(DENSE, limit=pool)]
+        sparse_hits = [(c.pk, plan.score(SPARSE, c)) for c in plan.candidates(SPARSE, limit=pool)]
+        return hydrate(fuse(plan.fusion, dense, sparse_hits)[:top_k], include)
+    component = DENSE if plan.dense is not None else SPARSE
+    candidates = plan.candidates(component, limit=top_k)
+    return hydrate([(c.pk, plan.score(component, c)) for c in candidates], include)

@@ -21,7 +21,13 @@ _TEXT = re.compile(r"^\{(.*)\}/(\d+)$")
 
 
 def to_db(value: SparseValue) -> SparseVector:
-    return SparseVector(dict(zip(value.indices, value.values, strict=True)), SPARSE_DIMENSIONS)
+    return SparseVector(
+        {i: v for i, v in zip(value.indices, value.values, strict=True) if v != 0.0}, SPARSE_DIMENSIONS
+    )
+
+
+def non_zero_indices(value: SparseValue) -> list[int]:
+    return [i for i, v in zip(value.indices, value.values, strict=True) if v != 0.0]
 
 
 def from_text(text: str) -> SparseValue:
@@ -36,3 +42,7 @@ def from_text(text: str) -> SparseValue:
         indices.append(int(position) - 1)
         values.append(json.loads(value))
     return SparseValue(indices=indices, values=values)
+
+
+def from_db(value: SparseVector) -> SparseValue:
+    return SparseValue(indices=list(value.indices()), values=[float(v) for v in value.values()])

@@ -1,0 +1,56 @@
+"""Fusing a hybrid query's dense and sparse result lists (spec §6.3)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+RRF_K = 60
+
+
+def reciprocal_rank_fusion(ranked: Sequence[Sequence[int]]) -> dict[int, float]:
+    """RRF: each list adds 1 / (60 + rank), rank counted from 0."""
+    fused: dict[int, float] = {}
+    for keys in ranked:
+        for rank, key in enumerate(keys):
+            fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank)
+    return fused
+
+
+def distribution_based_score_fusion(scored: Sequence[Sequence[tuple[int, float]]]) -> dict[int, float]:
+    """DBSF: each list's scores map through (s - (μ - 3σ)) / 6σ, σ the sample deviation.
+
+    Done in float32 arithmetic, which is what reproduces the service's figures (a
+    two-element list's top entry scores 0.617851). A one-element (or flat) list maps to 0.5.
+    """
+    fused: dict[int, float] = {}
+    for entries in scored:
+        if not entries:
+            continue
+        scores = np.array([score for _, score in entries], dtype=np.float32)
+        if len(scores) == 1:
+            normalised = np.array([0.5], dtype=np.float32)
+        else:
+            mean = np.float32(scores.mean(dtype=np.float32))
+            std = np.float32(scores.std(ddof=1, dtype=np.float32))
+            if std == 0:
+                normalised = np.full(len(scores), 0.5, dtype=np.float32)
+            else:
+                low = mean - np.float32(3) * std
+                high = mean + np.float32(3) * std
+                normalised = (scores - low) / (high - low)
+        for (key, _), value in zip(entries, normalised, strict=True):
+            fused[key] = float(np.float32(fused.get(key, 0.0)) + value)
+    return fused
+
+
+def fuse(
+    algorithm: str, dense: Sequence[tuple[int, float]], sparse: Sequence[tuple[int, float]]
+) -> list[tuple[int, float]]:
+    """The fused (key, score) list, best first; ties keep insertion order (smaller key)."""
+    if algorithm == "DBSF":
+        fused = distribution_based_score_fusion([dense, sparse])
+    else:
+        fused = reciprocal_rank_fusion([[key for key, _ in dense], [key for key, _ in sparse]])
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
