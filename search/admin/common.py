@@ -20,6 +20,8 @@ INDEX_PARAM = "index__id__exact"
 NAMESPACE_PARAM = "namespace"
 # The namespace filter lists at most this many choices (pick an index first to narrow it).
 NAMESPACE_CHOICES_MAX = 100
+# Vectors on detail pages show this many leading values.
+PREVIEW_VALUES = 16
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -70,6 +72,25 @@ def pretty_text(value: str | None) -> SafeString:
     if value is None:
         return format_html("{}", "—")
     return format_html('<pre class="vecsite-pre">{}</pre>', value)
+
+
+def dense_preview(vector: Any) -> str:
+    if vector is None:
+        return "—"
+    values = [float(x) for x in vector]
+    head = ", ".join(f"{x:.6g}" for x in values[:PREVIEW_VALUES])
+    more = ", …" if len(values) > PREVIEW_VALUES else ""
+    return f"[{head}{more}] ({len(values)} dimensions)"
+
+
+def sparse_preview(vector: Any) -> str:
+    """pgvector's SparseVector, as {index: value, …} with the API's 0-based indices."""
+    if vector is None:
+        return "—"
+    pairs = list(zip(vector.indices(), vector.values(), strict=True))
+    head = ", ".join(f"{i}: {v:.6g}" for i, v in pairs[:PREVIEW_VALUES])
+    more = ", …" if len(pairs) > PREVIEW_VALUES else ""
+    return f"{{{head}{more}}} ({len(pairs)} non-zero)"
 
 
 def namespace_label(namespace: Namespace) -> str:

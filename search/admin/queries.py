@@ -13,11 +13,16 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.text import Truncator
 
-from search.admin.common import NamespaceListFilter, ReadOnlyAdmin, human_duration, namespace_label
+from search.admin.common import (
+    NamespaceListFilter,
+    ReadOnlyAdmin,
+    dense_preview,
+    human_duration,
+    namespace_label,
+    sparse_preview,
+)
 from search.models import ResumableQuery
 from search.services.resumable import resumable_queries_stop
-
-VECTOR_PREVIEW_VALUES = 8
 
 
 class QueryStateFilter(admin.SimpleListFilter):
@@ -72,6 +77,7 @@ class ResumableQueryAdmin(ReadOnlyAdmin):
                     "kind",
                     "query_text",
                     "query_vector_preview",
+                    "query_sparse_preview",
                     "filter",
                     "top_k",
                     "includes",
@@ -89,8 +95,25 @@ class ResumableQueryAdmin(ReadOnlyAdmin):
             "Progress",
             {"fields": ["returned_count", "consumed", "buffered", "exhausted", "last_distance", "last_vector_id"]},
         ),
+        (
+            "Progress of the sparse side (hybrid queries)",
+            {
+                "fields": [
+                    "sparse_consumed",
+                    "sparse_buffered",
+                    "sparse_exhausted",
+                    "sparse_last_distance",
+                    "sparse_last_vector_id",
+                ],
+                "classes": ["collapse"],
+            },
+        ),
     ]
     readonly_fields = [field for _, options in fieldsets for field in options["fields"]]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ResumableQuery]:
+        # The list never shows the query vectors (up to thousands of floats each).
+        return super().get_queryset(request).defer("query_vector", "query_sparse")
 
     def has_stop_permission(self, request: HttpRequest) -> bool:
         # Stopping deletes the handle, so it takes the delete permission (the stock
@@ -143,12 +166,11 @@ class ResumableQueryAdmin(ReadOnlyAdmin):
 
     @admin.display(description="query vector")
     def query_vector_preview(self, obj: ResumableQuery) -> str:
-        if obj.query_vector is None:
-            return "—"
-        values = [float(x) for x in obj.query_vector]
-        head = ", ".join(f"{x:.4f}" for x in values[:VECTOR_PREVIEW_VALUES])
-        more = ", …" if len(values) > VECTOR_PREVIEW_VALUES else ""
-        return f"[{head}{more}] ({len(values)} dimensions)"
+        return dense_preview(obj.query_vector)
+
+    @admin.display(description="query sparse vector")
+    def query_sparse_preview(self, obj: ResumableQuery) -> str:
+        return sparse_preview(obj.query_sparse)
 
     @admin.display(description="includes")
     def includes(self, obj: ResumableQuery) -> str:
