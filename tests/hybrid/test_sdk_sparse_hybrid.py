@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -95,10 +96,10 @@ def test_it_serves_a_hybrid_index_with_both_fusions(live_index):
     both = sdk.query(vector=dense_query, sparse_vector=QUERY, top_k=10, include_vectors=True)
     assert len(both) == 10
     assert both[0].vector is not None and both[0].sparse_vector is not None
-    assert all(a.score >= b.score for a, b in zip(both, both[1:]))
+    assert all(a.score >= b.score for a, b in pairwise(both))
     assert max(r.score for r in both) <= 2 / 60 + 1e-6  # RRF sums at most two 1/60 terms
     dbsf = sdk.query(vector=dense_query, sparse_vector=QUERY, top_k=10, fusion_algorithm=FusionAlgorithm.DBSF)
-    assert len(dbsf) == 10 and all(a.score >= b.score for a, b in zip(dbsf, dbsf[1:]))
+    assert len(dbsf) == 10 and all(a.score >= b.score for a, b in pairwise(dbsf))
     dense_only = sdk.query(vector=dense_query, top_k=5)
     assert all(0 <= r.score <= 1 for r in dense_only)
     sparse_only = sdk.query(sparse_vector=QUERY, top_k=5)
