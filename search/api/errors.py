@@ -25,7 +25,8 @@ def first_error(detail: Any, path: str = "") -> str:
         for key, value in detail.items():
             if key == "non_field_errors":
                 return first_error(value, path)
-            child = f"{path}.{key}" if path else str(key)
+            # ListField/DictField errors are keyed by position: ids[0], not ids.0.
+            child = f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}" if path else str(key)
             return first_error(value, child)
     if isinstance(detail, list):
         for position, value in enumerate(detail):
@@ -43,7 +44,7 @@ def upstash_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     if isinstance(exc, ServiceError):
         return Response(error_body(exc.message, exc.status), status=exc.status)
     if isinstance(exc, RequestDataTooBig):
-        return Response(error_body("request body is too large", 413), status=413)
+        return Response(error_body(f"body: {exc or 'too large'}", 413), status=413)
     if isinstance(exc, exceptions.ParseError):
         return Response(error_body(f"body: malformed JSON ({exc.detail})", 400), status=400)
     if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
@@ -58,7 +59,8 @@ def upstash_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
 def _is_api(request) -> bool:  # noqa: ANN001
     from django.conf import settings
 
-    return request.path.startswith(f"/{settings.VECSITE_API_PREFIX}/")
+    prefix = f"/{settings.VECSITE_API_PREFIX}"
+    return request.path == prefix or request.path.startswith(f"{prefix}/")
 
 
 def json_or_default(status: int, message: str, default):  # noqa: ANN001, ANN201

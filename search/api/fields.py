@@ -13,10 +13,30 @@ from search.services.records import SparseValue
 from search.services.sparse import MAX_NON_ZERO, SPARSE_DIMENSIONS
 
 FLOAT32_MAX = 3.4028234663852886e38
+# Doubles below this round to a finite float32 (at most FLOAT32_MAX); from it on they round
+# to infinity. FLOAT32_MAX's shortest text form, 3.4028235e38, lies between the two.
+FLOAT32_OVERFLOW = 2.0**128 - 2.0**103
 
 
 def _is_number(value: Any) -> bool:
     return type(value) in (int, float)
+
+
+def _is_float32(value: int | float) -> bool:
+    """Finite and within float32 range; a JSON integer too long for a double is neither."""
+    try:
+        return math.isfinite(value) and abs(value) < FLOAT32_OVERFLOW
+    except OverflowError:
+        return False
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    # JSON's \ud800 escapes decode to lone surrogates, which cannot be stored as UTF-8.
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -63,7 +83,7 @@ class VectorIdField(serializers.Field):
             self.fail("invalid")
         if len(data) > settings.VECSITE_MAX_ID_LENGTH:
             self.fail("too_long", max=settings.VECSITE_MAX_ID_LENGTH)
-        if "\x00" in data:
+        if "\x00" in data or _has_lone_surrogate(data):
             self.fail("invalid")
         return data
 
@@ -89,7 +109,7 @@ class DenseVectorField(serializers.Field):
         for position, value in enumerate(data):
             if not _is_number(value):
                 self.fail("invalid")
-            if not math.isfinite(value) or abs(value) > FLOAT32_MAX:
+            if not _is_float32(value):
                 self.fail("not_finite", position=position)
         return [float(value) for value in data]
 
@@ -125,7 +145,7 @@ class SparseVectorInputField(serializers.Field):
         if len(set(indices)) != len(indices):
             self.fail("duplicate")
         for value in values:
-            if not _is_number(value) or not math.isfinite(value) or abs(value) > FLOAT32_MAX:
+            if not _is_number(value) or not _is_float32(value):
                 self.fail("value")
         pairs = sorted(zip(indices, (float(v) for v in values), strict=True))
         return SparseValue(indices=[i for i, _ in pairs], values=[v for _, v in pairs])
@@ -138,15 +158,26 @@ class MetadataField(serializers.Field):
     default_error_messages = {
         "invalid": "must be a JSON object",
         "too_large": "must be at most {max} bytes as JSON",
+        "not_finite": "numbers must be finite (a literal such as 1e400 overflows)",
+        "surrogate": "must not contain lone surrogate characters",
+        "too_deep": "is nested too deeply",
     }
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):
             self.fail("invalid")
-        size = len(json.dumps(data, ensure_ascii=False).encode())
+        try:
+            text = json.dumps(data, ensure_ascii=False, allow_nan=False)
+        except ValueError:  # 1e400 parses as inf, which Postgres' jsonb cannot hold
+            self.fail("not_finite")
+        except RecursionError:
+            self.fail("too_deep")
+        if _has_lone_surrogate(text):
+            self.fail("surrogate")
+        size = len(text.encode())
         if size > settings.VECSITE_MAX_METADATA_BYTES:
             self.fail("too_large", max=settings.VECSITE_MAX_METADATA_BYTES)
-        if "\\u0000" in json.dumps(data):
+        if "\\u0000" in text:  # json escapes NUL whatever ensure_ascii says
             raise serializers.ValidationError("must not contain NUL characters")
         return data
 
@@ -164,6 +195,8 @@ class DataField(StrictCharField):
 
     def to_internal_value(self, data: Any) -> str:
         value = super().to_internal_value(data)
+        if _has_lone_surrogate(value):
+            raise serializers.ValidationError("must not contain lone surrogate characters")
         if len(value.encode()) > settings.VECSITE_MAX_DATA_BYTES:
             self.fail("too_large", max=settings.VECSITE_MAX_DATA_BYTES)
         if "\x00" in value:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
@@ -15,7 +17,7 @@ from rest_framework.views import APIView
 
 from search.api import serializers as s
 from search.api.auth import HasIndexToken, IndexTokenAuthentication
-from search.errors import InvalidInput, SemanticError
+from search.errors import InvalidInput, SemanticError, ServiceError
 from search.models import Index
 from search.services import info as info_service
 from search.services import namespaces as namespace_service
@@ -94,6 +96,14 @@ class IndexView(APIView):
     permission_classes = [HasIndexToken]
     writes = False
 
+    def http_method_not_allowed(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # The SDKs POST every command; the REST reference also documents GET, PUT and
+        # DELETE with the same body, so those run the POST handler too (the schema lists
+        # POST only). HEAD and PATCH stay refused: a probe must never run e.g. reset.
+        if request.method in ("GET", "PUT", "DELETE"):
+            return self.post(request, *args, **kwargs)  # type: ignore[attr-defined]
+        return super().http_method_not_allowed(request, *args, **kwargs)
+
     @property
     def index(self) -> Index:
         return self.request.auth.index
@@ -141,6 +151,27 @@ class UpsertDataView(IndexView):
         return ok("Success")
 
 
+@contextmanager
+def _batch_position(position: int | None) -> Iterator[None]:
+    """Name the failing query of a batch in its error, as upsert names the failing item."""
+    try:
+        yield
+    except ServiceError as error:
+        if position is None:
+            raise
+        field = f"[{position}].{error.field}" if error.field else f"[{position}]"
+        message = str(error).removeprefix(f"{error.field}: ") if error.field else str(error)
+        raise type(error)(message, field=field) from None
+
+
+def _batch_result(results: list[list[dict[str, Any]]]) -> list[Any]:
+    # A one-element batch answers with a flat list, like a single query; an empty batch
+    # has nothing to answer.
+    if len(results) == 1:
+        return results[0]
+    return results
+
+
 def _run_query(view: IndexView, data: dict[str, Any], include: Include) -> list[dict[str, Any]]:
     records = search_service.query(
         index=view.index,
@@ -166,10 +197,10 @@ class QueryView(IndexView):
     def post(self, request: Request, namespace: str = "") -> Response:
         items, batch = as_items(request.data)
         results = []
-        for query in validated_many(s.QuerySerializer, items, batch):
-            results.append(_run_query(self, query, s.include_from(query)))
-        # A one-element batch answers with a flat list, like a single query.
-        return ok(results if len(results) > 1 else results[0])
+        for position, query in enumerate(validated_many(s.QuerySerializer, items, batch)):
+            with _batch_position(position if batch else None):
+                results.append(_run_query(self, query, s.include_from(query)))
+        return ok(_batch_result(results))
 
 
 @extend_schema(
@@ -185,10 +216,11 @@ class QueryDataView(IndexView):
         from search.services import embedding as embedding_service
 
         results = []
-        for query in validated_many(s.QueryDataSerializer, items, batch):
-            resolved = embedding_service.resolve_query(index=self.index, data=query)
-            results.append(_run_query(self, resolved, s.include_from(query)))
-        return ok(results if len(results) > 1 else results[0])
+        for position, query in enumerate(validated_many(s.QueryDataSerializer, items, batch)):
+            with _batch_position(position if batch else None):
+                resolved = embedding_service.resolve_query(index=self.index, data=query)
+                results.append(_run_query(self, resolved, s.include_from(query)))
+        return ok(_batch_result(results))
 
 
 def _start_resumable(view: IndexView, data: dict[str, Any], include: Include, kind: str, text: str = "") -> Response:

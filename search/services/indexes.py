@@ -99,6 +99,7 @@ def _create_hnsw_index(index: Index) -> None:
     # Identifiers and numbers here are ours (a primary key and a validated dimension),
     # never client text. One partial index per index lets dimensions differ per index.
     with connection.cursor() as cursor:
+        _fire_deferred_constraints(cursor)
         cursor.execute(
             f"CREATE INDEX {index.hnsw_index_name} ON search_vector USING hnsw "
             f"((embedding::{vector_type}({int(index.dimension)})) {opclass}) "
@@ -106,9 +107,17 @@ def _create_hnsw_index(index: Index) -> None:
         )
 
 
+def _fire_deferred_constraints(cursor) -> None:  # noqa: ANN001
+    # Django's foreign keys are DEFERRABLE INITIALLY DEFERRED, and Postgres refuses DDL on
+    # search_vector while its checks are pending ("pending trigger events"): that happens
+    # when an enclosing transaction has already written vectors. Run the checks now.
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
 @transaction.atomic
 def index_delete(*, index: Index) -> None:
     with connection.cursor() as cursor:
+        _fire_deferred_constraints(cursor)
         cursor.execute(f"DROP INDEX IF EXISTS {index.hnsw_index_name}")
     index.delete()
 

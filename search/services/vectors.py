@@ -17,12 +17,15 @@ from search.services.namespaces import namespace_find, namespace_lock
 from search.services.records import Include, RecordInput, SparseValue, StoredRecord
 
 FETCH_PREFIX_LIMIT = 1000
+# Half the smallest float32 subnormal (2**-149): doubles up to it round to 0 in float32.
+FLOAT32_ZERO_BELOW = 2.0**-150
 
 
 def check_dense(index: Index, vector: Sequence[float], *, field: str) -> None:
     if len(vector) != index.dimension:
         raise SemanticError(f"Invalid vector dimension: {len(vector)}, expected: {index.dimension}", field=field)
-    if index.similarity == "COSINE" and not any(vector):
+    # Judge the float32 values that get stored: [1e-46, 1e-46] is a zero vector there.
+    if index.similarity == "COSINE" and not any(abs(x) > FLOAT32_ZERO_BELOW for x in vector):
         raise InvalidInput("a zero vector has no direction, so COSINE similarity is undefined for it", field=field)
 
 
@@ -63,6 +66,7 @@ def vectors_upsert(*, index: Index, namespace: str, records: Sequence[RecordInpu
                 key=record.id,
                 embedding=record.vector,
                 sparse=sparse_codec.to_db(record.sparse) if record.sparse is not None else None,
+                sparse_indices=sparse_codec.non_zero_indices(record.sparse) if record.sparse is not None else None,
                 metadata=record.metadata,
                 data=record.data,
             )
@@ -70,7 +74,7 @@ def vectors_upsert(*, index: Index, namespace: str, records: Sequence[RecordInpu
         ],
         update_conflicts=True,
         unique_fields=["namespace", "key"],
-        update_fields=["embedding", "sparse", "metadata", "data"],
+        update_fields=["embedding", "sparse", "sparse_indices", "metadata", "data"],
         batch_size=500,
     )
     inserted = len(latest) - existing
@@ -230,7 +234,8 @@ def vector_update(
         fields.append("embedding")
     if sparse is not None:
         row.sparse = sparse_codec.to_db(sparse)
-        fields.append("sparse")
+        row.sparse_indices = sparse_codec.non_zero_indices(sparse)
+        fields += ["sparse", "sparse_indices"]
     if data is not None:
         row.data = data
         fields.append("data")
