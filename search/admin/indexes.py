@@ -100,7 +100,6 @@ class IndexAdmin(admin.ModelAdmin):
         "namespaces",
         "active_queries",
         "max_active_queries",
-        "created_at",
     ]
     list_filter = ["index_type", "similarity"]
     search_fields = ["name"]

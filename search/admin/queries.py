@@ -16,6 +16,7 @@ from django.utils.text import Truncator
 from search.admin.common import (
     NamespaceListFilter,
     ReadOnlyAdmin,
+    compact_time,
     dense_preview,
     human_duration,
     namespace_label,
@@ -52,10 +53,10 @@ class ResumableQueryAdmin(ReadOnlyAdmin):
         "namespace_name",
         "query",
         "filter_preview",
-        "top_k",
-        "returned_count",
-        "created_at",
-        "last_used_at",
+        "topk",
+        "returned",
+        "created",
+        "last_used",
         "idle_for",
         "expires_in",
         "max_idle_display",
@@ -147,6 +148,22 @@ class ResumableQueryAdmin(ReadOnlyAdmin):
     def filter_preview(self, obj: ResumableQuery) -> str:
         return Truncator(obj.filter).chars(60) if obj.filter else "—"
 
+    @admin.display(description="topK", ordering="top_k")
+    def topk(self, obj: ResumableQuery) -> int:
+        return obj.top_k
+
+    @admin.display(description="returned", ordering="returned_count")
+    def returned(self, obj: ResumableQuery) -> int:
+        return obj.returned_count
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: ResumableQuery) -> str:
+        return compact_time(obj.created_at)
+
+    @admin.display(description="last used", ordering="last_used_at")
+    def last_used(self, obj: ResumableQuery) -> str:
+        return compact_time(obj.last_used_at)
+
     @admin.display(description="idle for", ordering="-last_used_at")
     def idle_for(self, obj: ResumableQuery) -> str:
         return human_duration((timezone.now() - obj.last_used_at).total_seconds())
@@ -213,6 +230,9 @@ class ResumableQueryAdmin(ReadOnlyAdmin):
         else:
             self.message_user(request, f"Resumable query {object_id} had already ended.", messages.WARNING)
         return HttpResponseRedirect(reverse("admin:search_resumablequery_changelist"))
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        return super().changelist_view(request, {"title": "Resumable queries", **(extra_context or {})})
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
