@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.conf import settings
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Sum
@@ -22,9 +21,8 @@ from django.utils.safestring import SafeString
 
 from search.admin.common import INDEX_PARAM
 from search.errors import ServiceError
-from search.models import Index, IndexType, Namespace, ResumableQuery
+from search.models import Index, Namespace, ResumableQuery
 from search.services.indexes import (
-    HNSW_HALFVEC_MAX_DIM,
     IndexCredentials,
     index_create,
     index_delete,
@@ -45,30 +43,41 @@ CREATE_FIELDS = [
 ]
 
 
-def max_dimension() -> int:
-    return min(settings.VECSITE_MAX_DIMENSION, HNSW_HALFVEC_MAX_DIM)
+# Where a service error about a field shows on the form (the API calls the type "type").
+FORM_FIELD_OF = {"type": "index_type", **{name: name for name in CREATE_FIELDS}}
 
 
 class IndexCreateForm(forms.ModelForm):
-    """Checks what index_create checks, so mistakes show on the form; the service decides."""
+    """The index is made by index_create while the form validates, so every rule the
+    service applies (dimension, models, name) shows as an error on the form. The admin
+    runs the whole POST in one transaction: nothing stays if anything later fails."""
+
+    credentials: IndexCredentials | None = None
 
     class Meta:
         model = Index
         fields = CREATE_FIELDS
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        index_type = cleaned.get("index_type")
-        dimension = cleaned.get("dimension")
-        if index_type == IndexType.SPARSE:
-            if dimension is not None:
-                self.add_error("dimension", "A SPARSE index has no dense dimension; leave this empty.")
-        elif index_type:
-            if dimension is None:
-                self.add_error("dimension", f"A {index_type} index needs a dimension.")
-            elif not 1 <= dimension <= max_dimension():
-                self.add_error("dimension", f"Must be between 1 and {max_dimension()}.")
-        return cleaned
+    def _post_clean(self) -> None:
+        super()._post_clean()  # the model's own checks: a valid, unused name, choices
+        if self.errors:
+            return
+        data = self.cleaned_data
+        try:
+            self.credentials = index_create(
+                name=data["name"],
+                dimension=data["dimension"],
+                similarity=data["similarity"],
+                index_type=data["index_type"],
+                embedding_model=data["embedding_model"],
+                sparse_embedding_model=data["sparse_embedding_model"],
+                max_active_queries=data["max_active_queries"],
+            )
+        except ServiceError as error:
+            message = error.message.removeprefix(f"{error.field}: ") if error.field else error.message
+            self.add_error(FORM_FIELD_OF.get(error.field or ""), message)
+            return
+        self.instance = self.credentials.index
 
 
 def remember_tokens(request: HttpRequest, credentials: list[IndexCredentials], reason: str) -> None:
@@ -174,36 +183,12 @@ class IndexAdmin(admin.ModelAdmin):
             # The cap is the one editable setting; no other column is written.
             obj.save(update_fields=["max_active_queries"])
             return
-        data = form.cleaned_data
-        try:
-            credentials = index_create(
-                name=data["name"],
-                dimension=data["dimension"],
-                similarity=data["similarity"],
-                index_type=data["index_type"],
-                embedding_model=data["embedding_model"],
-                sparse_embedding_model=data["sparse_embedding_model"],
-                max_active_queries=data["max_active_queries"],
-            )
-        except ServiceError as error:
-            # A race (the name taken meanwhile) or a rule the form does not know.
-            self.message_user(request, error.message, messages.ERROR)
-            return
-        created = credentials.index
-        for field in Index._meta.concrete_fields:
-            setattr(obj, field.attname, getattr(created, field.attname))
-        obj._state.adding = False
-        obj._state.db = created._state.db
-        remember_tokens(request, [credentials], reason="created")
-
-    def log_addition(self, request: HttpRequest, obj: Index, message: Any) -> Any:
-        if obj.pk is None:  # index_create refused it; nothing was added
-            return None
-        return super().log_addition(request, obj, message)
+        # IndexCreateForm has made the index through index_create; its tokens are kept for
+        # exactly one display.
+        assert isinstance(form, IndexCreateForm) and form.credentials is not None
+        remember_tokens(request, [form.credentials], reason="created")
 
     def response_add(self, request: HttpRequest, obj: Index, post_url_continue: str | None = None) -> HttpResponse:
-        if obj.pk is None:
-            return HttpResponseRedirect(reverse("admin:search_index_add"))
         return HttpResponseRedirect(reverse("admin:search_index_tokens"))
 
     # --- deleting goes through index_delete (it drops the index's HNSW index) -------------
