@@ -116,8 +116,10 @@ def test_it_sweeps_an_idle_query_with_real_worker_and_beat(transactional_db, mak
     )
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and ResumableQuery.objects.filter(uuid=handle).exists():
-            time.sleep(0.5)
+        while (
+            time.monotonic() < deadline and not SweepRun.objects.filter(trigger="beat", expired_count__gte=1).exists()
+        ):
+            time.sleep(0.5)  # the run is recorded after its deletions commit
         logs = (tmp_path / "worker.log").read_text() + (tmp_path / "beat.log").read_text()
         assert not ResumableQuery.objects.filter(uuid=handle).exists(), logs[-3000:]
         assert ResumableQuery.objects.filter(uuid=keeper).exists()
