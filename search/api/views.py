@@ -375,21 +375,21 @@ class UpdateView(IndexView):
 
     def post(self, request: Request, namespace: str = "") -> Response:
         data = validated(s.UpdateSerializer, request.data).validated_data
-        embedded = None
-        if data.get("data") is not None and self.index.embedding_model:
+        vector, sparse = data.get("vector"), data.get("sparseVector")
+        if data.get("data") is not None and (self.index.embedding_model or self.index.sparse_embedding_model):
+            # On a model index, new data re-embeds the vector(s) (spec §4.11).
             from search.services import embedding as embedding_service
 
-            embedded = embedding_service.embed_one(index=self.index, text=data["data"])
+            vector, sparse = embedding_service.embed_for_update(index=self.index, text=data["data"])
         updated = vector_service.vector_update(
             index=self.index,
             namespace=self.namespace(),
             id=data["id"],
-            vector=data.get("vector"),
-            sparse=data.get("sparseVector"),
+            vector=vector,
+            sparse=sparse,
             data=data.get("data"),
             metadata=data.get("metadata"),
             patch_metadata=data.get("metadataUpdateMode") == "PATCH",
-            embedded_vector=embedded,
         )
         return ok({"updated": 1 if updated else 0})
 

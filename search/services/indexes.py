@@ -65,6 +65,12 @@ def index_create(
         )
     if index_type not in IndexType.values:
         raise InvalidInput(f"unknown index type {index_type!r}; use one of {', '.join(IndexType.values)}", field="type")
+    dimension = _dimension_for_models(
+        dimension=dimension,
+        index_type=index_type,
+        embedding_model=embedding_model,
+        sparse_embedding_model=sparse_embedding_model,
+    )
     if index_type == IndexType.SPARSE:
         dimension = None
     elif dimension is None or not 1 <= dimension <= min(settings.VECSITE_MAX_DIMENSION, HNSW_HALFVEC_MAX_DIM):
@@ -90,6 +96,32 @@ def index_create(
     if index.has_dense:
         _create_hnsw_index(index)
     return IndexCredentials(index=index, token=token, readonly_token=readonly_token)
+
+
+def _dimension_for_models(
+    *, dimension: int | None, index_type: str, embedding_model: str, sparse_embedding_model: str
+) -> int | None:
+    """Check the model names against the index type; a dense model sets the dimension."""
+    from search.services.embedding import check_sparse_model, model_dimension
+
+    if embedding_model:
+        if index_type == IndexType.SPARSE:
+            raise InvalidInput("a SPARSE index takes a sparse embedding model only", field="embedding_model")
+        try:
+            model_dim = model_dimension(embedding_model)
+        except ValueError as error:
+            raise InvalidInput(str(error), field="embedding_model") from None
+        if dimension is not None and dimension != model_dim:
+            raise InvalidInput(f"{dimension} does not match {embedding_model}'s {model_dim}", field="dimension")
+        dimension = model_dim
+    if sparse_embedding_model:
+        if index_type == IndexType.DENSE:
+            raise InvalidInput("a DENSE index takes a dense embedding model only", field="sparse_embedding_model")
+        try:
+            check_sparse_model(sparse_embedding_model)
+        except ValueError as error:
+            raise InvalidInput(str(error), field="sparse_embedding_model") from None
+    return dimension
 
 
 def _create_hnsw_index(index: Index) -> None:

@@ -212,7 +212,6 @@ def vector_update(
     data: str | None = None,
     metadata: dict[str, Any] | None = None,
     patch_metadata: bool = False,
-    embedded_vector: list[float] | None = None,
 ) -> bool:
     if vector is not None:
         if not index.has_dense:
@@ -239,9 +238,6 @@ def vector_update(
     if data is not None:
         row.data = data
         fields.append("data")
-    if embedded_vector is not None:
-        row.embedding = embedded_vector
-        fields.append("embedding")
     if metadata is not None:
         row.metadata = merge_patch(row.metadata, metadata) if patch_metadata else metadata
         fields.append("metadata")

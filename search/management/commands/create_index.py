@@ -50,16 +50,6 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         dimension = options["dimension"]
-        if options["embedding_model"]:
-            from search.services.embedding import model_dimension
-
-            try:
-                model_dim = model_dimension(str(options["embedding_model"]))
-            except ValueError as error:
-                raise CommandError(str(error)) from None
-            if dimension is not None and dimension != model_dim:
-                raise CommandError(f"--dimension {dimension} does not match the model's {model_dim}")
-            dimension = model_dim
         try:
             credentials = index_create(
                 name=str(options["name"]),
