@@ -545,8 +545,10 @@ def test_it_refuses_bad_input_with_the_error_envelope_and_writes_nothing(api, in
 
 
 def test_it_never_answers_500_to_any_bad_body_on_any_endpoint(api, index):
-    # Every endpoint that reads a body (the rest ignore it).
-    paths = sorted({param.values[0].split("?")[0].split("/")[0] for param in ALL_BAD} - {"reset", "delete-namespace"})
+    # Every endpoint that parses a body of its own kind (reset and delete-namespace ignore it,
+    # upsert-data answers 422 first here, and resumable-query-end shares -next's parser).
+    skip = {"reset", "delete-namespace", "upsert-data", "resumable-query-end"}
+    paths = sorted({param.values[0].split("?")[0].split("/")[0] for param in ALL_BAD} - skip)
     for param in ALL_BAD:
         body = param.values[1]
         for path in paths:

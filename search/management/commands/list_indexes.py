@@ -3,10 +3,11 @@ from __future__ import annotations
 import json
 
 from django.core.management.base import BaseCommand, CommandParser
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from search.models import Index
+from search.models import Index, Namespace, ResumableQuery
 
 
 class Command(BaseCommand):
@@ -16,6 +17,26 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print a JSON array instead of a table.")
 
     def handle(self, *args: object, **options: object) -> None:
+        # Subqueries, not joins: joining both relations multiplies rows, and a
+        # Sum(distinct=True) over the product adds equal namespace counts only once.
+        vectors = Coalesce(
+            Subquery(
+                Namespace.objects.filter(index=OuterRef("pk"))
+                .values("index")
+                .annotate(total=Sum("vector_count"))
+                .values("total")
+            ),
+            0,
+        )
+        active_queries = Coalesce(
+            Subquery(
+                ResumableQuery.objects.filter(index=OuterRef("pk"), expires_at__gt=timezone.now())
+                .values("index")
+                .annotate(total=Count("pk"))
+                .values("total")
+            ),
+            0,
+        )
         rows = [
             {
                 "name": index.name,
@@ -26,12 +47,7 @@ class Command(BaseCommand):
                 "vectors": index.vectors or 0,
                 "active_queries": index.active_queries,
             }
-            for index in Index.objects.annotate(
-                vectors=Sum("namespaces__vector_count", distinct=True),
-                active_queries=Count(
-                    "resumable_queries", filter=Q(resumable_queries__expires_at__gt=timezone.now()), distinct=True
-                ),
-            )
+            for index in Index.objects.annotate(vectors=vectors, active_queries=active_queries)
         ]
         if options["json"]:
             self.stdout.write(json.dumps(rows))
