@@ -214,6 +214,16 @@ def test_it_publishes_an_openapi_document_of_every_command(client, db):
     ]  # fmt: skip
     assert {f"/v1/{command}" for command in commands} <= set(document["paths"])
     assert all("post" in document["paths"][f"/v1/{command}"] for command in commands)
+    namespaced = document["paths"]["/v1/upsert/{namespace}"]["post"]
+    assert [(p["name"], p["in"]) for p in namespaced["parameters"]] == [("namespace", "path")]
+    assert "parameters" not in document["paths"]["/v1/upsert"]["post"]
+    assert document["components"]["securitySchemes"]["indexToken"]["scheme"] == "bearer"
+
+
+def test_it_generates_the_openapi_document_without_warnings(db, tmp_path):
+    # --fail-on-warn turns every guess drf-spectacular has to make into an error.
+    call_command("spectacular", "--fail-on-warn", "--validate", "--file", str(tmp_path / "schema.yaml"))
+    assert "/v1/query/{namespace}" in yaml.safe_load((tmp_path / "schema.yaml").read_text())["paths"]
 
 
 def test_it_renders_the_api_docs(client, db):

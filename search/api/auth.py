@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
@@ -35,6 +36,20 @@ class IndexTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request) -> str:  # noqa: ANN001
         return 'Bearer realm="vecsite"'
+
+
+class IndexTokenScheme(OpenApiAuthenticationExtension):
+    """Describes the bearer token in the OpenAPI document."""
+
+    target_class = IndexTokenAuthentication
+    name = "indexToken"
+
+    def get_security_definition(self, auto_schema):  # noqa: ANN001, ANN201
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The index's token, or its read-only token for reads.",
+        }
 
 
 class HasIndexToken(BasePermission):

@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from search.services.records import SparseValue
@@ -68,6 +69,7 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field({"oneOf": [{"type": "string", "minLength": 1}, {"type": "integer"}]})
 class VectorIdField(serializers.Field):
     """A record id: a non-empty string, or a JSON integer kept as its decimal string."""
 
@@ -91,6 +93,7 @@ class VectorIdField(serializers.Field):
         return value
 
 
+@extend_schema_field({"type": "array", "items": {"type": "number", "format": "float"}, "minItems": 1})
 class DenseVectorField(serializers.Field):
     default_error_messages = {
         "invalid": "must be an array of numbers",
@@ -117,6 +120,16 @@ class DenseVectorField(serializers.Field):
         return value
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "properties": {
+            "indices": {"type": "array", "items": {"type": "integer"}},
+            "values": {"type": "array", "items": {"type": "number", "format": "float"}},
+        },
+        "required": ["indices", "values"],
+    }
+)
 class SparseVectorInputField(serializers.Field):
     default_error_messages = {
         "invalid": 'must be {"indices": [int, ...], "values": [number, ...]}',
@@ -154,6 +167,7 @@ class SparseVectorInputField(serializers.Field):
         return {"indices": value.indices, "values": value.values}
 
 
+@extend_schema_field({"type": "object", "additionalProperties": True})
 class MetadataField(serializers.Field):
     default_error_messages = {
         "invalid": "must be a JSON object",

@@ -29,9 +29,12 @@ WITHOUT_NAMESPACE = {
 }
 
 urlpatterns = [
+    *(re_path(rf"^{command}$", view.as_view(), name=command) for command, view in WITHOUT_NAMESPACE.items()),
+    *(re_path(rf"^{command}$", view.as_view(), name=command) for command, view in WITH_NAMESPACE.items()),
+    # A route of its own (not an optional group) so that the OpenAPI document shows
+    # /upsert/{namespace} next to /upsert, each with the parameters it really has.
     *(
-        re_path(rf"^{command}(?:/(?P<namespace>.+))?$", view.as_view(), name=command)
+        re_path(rf"^{command}/(?P<namespace>.+)$", view.as_view(), name=f"{command}-in-namespace")
         for command, view in WITH_NAMESPACE.items()
     ),
-    *(re_path(rf"^{command}$", view.as_view(), name=command) for command, view in WITHOUT_NAMESPACE.items()),
 ]

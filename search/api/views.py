@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -30,7 +31,7 @@ NAMESPACE_PARAMETER = OpenApiParameter(
     "namespace",
     OpenApiTypes.STR,
     OpenApiParameter.PATH,
-    description="Namespace; omit the segment for the default namespace.",
+    description="The namespace; leave the segment out for the default namespace.",
 )
 ENVELOPE_ERROR = inline_serializer("Error", {"error": serializers.CharField(), "status": serializers.IntegerField()})
 NO_DATA_MODEL = (
@@ -91,7 +92,20 @@ def validated_many(
     return list(serializer.validated_data)
 
 
+class IndexSchema(AutoSchema):
+    """Documents /command and /command/{namespace} as two operations of one view."""
+
+    def get_operation_id(self) -> str:
+        operation_id = super().get_operation_id()
+        return f"{operation_id}_in_namespace" if "{namespace}" in self.path else operation_id
+
+    def get_override_parameters(self) -> list[Any]:
+        parameters = list(super().get_override_parameters())
+        return [*parameters, NAMESPACE_PARAMETER] if "{namespace}" in self.path else parameters
+
+
 class IndexView(APIView):
+    schema = IndexSchema()
     authentication_classes = [IndexTokenAuthentication]
     permission_classes = [HasIndexToken]
     writes = False
@@ -120,7 +134,6 @@ class IndexView(APIView):
     summary="Upsert vectors",
     request=s.UpsertItemSerializer(many=True),
     responses={200: OpenApiTypes.OBJECT, 400: ENVELOPE_ERROR, 422: ENVELOPE_ERROR},
-    parameters=[NAMESPACE_PARAMETER],
 )
 class UpsertView(IndexView):
     writes = True
@@ -136,7 +149,6 @@ class UpsertView(IndexView):
     summary="Upsert raw text, embedded by the index's model",
     request=s.UpsertDataItemSerializer(many=True),
     responses={200: OpenApiTypes.OBJECT, 422: ENVELOPE_ERROR},
-    parameters=[NAMESPACE_PARAMETER],
 )
 class UpsertDataView(IndexView):
     writes = True
@@ -191,7 +203,6 @@ def _run_query(view: IndexView, data: dict[str, Any], include: Include) -> list[
     summary="Query nearest neighbours (one query or a batch)",
     request=s.QuerySerializer,
     responses={200: OpenApiTypes.OBJECT, 400: ENVELOPE_ERROR, 422: ENVELOPE_ERROR},
-    parameters=[NAMESPACE_PARAMETER],
 )
 class QueryView(IndexView):
     def post(self, request: Request, namespace: str = "") -> Response:
@@ -207,7 +218,6 @@ class QueryView(IndexView):
     summary="Query with raw text, embedded by the index's model",
     request=s.QueryDataSerializer,
     responses={200: OpenApiTypes.OBJECT, 422: ENVELOPE_ERROR},
-    parameters=[NAMESPACE_PARAMETER],
 )
 class QueryDataView(IndexView):
     def post(self, request: Request, namespace: str = "") -> Response:
@@ -245,7 +255,6 @@ def _start_resumable(view: IndexView, data: dict[str, Any], include: Include, ki
     summary="Start a resumable query",
     request=s.ResumableQuerySerializer,
     responses={200: OpenApiTypes.OBJECT, 400: ENVELOPE_ERROR, 429: ENVELOPE_ERROR},
-    parameters=[NAMESPACE_PARAMETER],
 )
 class ResumableQueryView(IndexView):
     def post(self, request: Request, namespace: str = "") -> Response:
@@ -257,7 +266,6 @@ class ResumableQueryView(IndexView):
     summary="Start a resumable query with raw text",
     request=s.ResumableQueryDataSerializer,
     responses={200: OpenApiTypes.OBJECT, 422: ENVELOPE_ERROR, 429: ENVELOPE_ERROR},
-    parameters=[NAMESPACE_PARAMETER],
 )
 class ResumableQueryDataView(IndexView):
     def post(self, request: Request, namespace: str = "") -> Response:
@@ -300,7 +308,6 @@ class ResumableEndView(IndexView):
     summary="Fetch vectors by id or id prefix",
     request=s.FetchSerializer,
     responses={200: OpenApiTypes.OBJECT, 400: ENVELOPE_ERROR},
-    parameters=[NAMESPACE_PARAMETER],
 )
 class FetchView(IndexView):
     def post(self, request: Request, namespace: str = "") -> Response:
@@ -320,7 +327,6 @@ class FetchView(IndexView):
     summary="Delete vectors by ids, id prefix or metadata filter",
     request=s.DeleteSerializer,
     responses={200: OpenApiTypes.OBJECT, 400: ENVELOPE_ERROR},
-    parameters=[NAMESPACE_PARAMETER],
 )
 class DeleteView(IndexView):
     writes = True
@@ -347,7 +353,6 @@ class DeleteView(IndexView):
     summary="Page through vectors in insertion order",
     request=s.RangeSerializer,
     responses={200: OpenApiTypes.OBJECT, 400: ENVELOPE_ERROR},
-    parameters=[NAMESPACE_PARAMETER],
 )
 class RangeView(IndexView):
     def post(self, request: Request, namespace: str = "") -> Response:
@@ -368,7 +373,6 @@ class RangeView(IndexView):
     summary="Update one vector's vector, data or metadata",
     request=s.UpdateSerializer,
     responses={200: OpenApiTypes.OBJECT, 400: ENVELOPE_ERROR, 422: ENVELOPE_ERROR},
-    parameters=[NAMESPACE_PARAMETER],
 )
 class UpdateView(IndexView):
     writes = True
@@ -395,7 +399,9 @@ class UpdateView(IndexView):
 
 
 @extend_schema(
-    summary="Remove every vector of a namespace, or of all with ?all", request=None, parameters=[NAMESPACE_PARAMETER]
+    summary="Remove every vector of a namespace, or of all with ?all",
+    request=None,
+    responses={200: OpenApiTypes.OBJECT, 400: ENVELOPE_ERROR},
 )
 class ResetView(IndexView):
     writes = True
@@ -408,19 +414,23 @@ class ResetView(IndexView):
         return ok("Success")
 
 
-@extend_schema(summary="Index statistics", request=None)
+@extend_schema(summary="Index statistics", request=None, responses={200: OpenApiTypes.OBJECT})
 class InfoView(IndexView):
     def post(self, request: Request) -> Response:
         return ok(info_service.index_info(index=self.index))
 
 
-@extend_schema(summary="List namespaces", request=None)
+@extend_schema(summary="List namespaces", request=None, responses={200: OpenApiTypes.OBJECT})
 class ListNamespacesView(IndexView):
     def post(self, request: Request) -> Response:
         return ok(namespace_service.namespaces_list(index=self.index))
 
 
-@extend_schema(summary="Delete a namespace and its vectors", request=None, parameters=[NAMESPACE_PARAMETER])
+@extend_schema(
+    summary="Delete a namespace and its vectors",
+    request=None,
+    responses={200: OpenApiTypes.OBJECT, 400: ENVELOPE_ERROR, 404: ENVELOPE_ERROR},
+)
 class DeleteNamespaceView(IndexView):
     writes = True
 
