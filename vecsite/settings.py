@@ -202,7 +202,7 @@ VECSITE_RESUMABLE_SWEEP_SECONDS = env_int("VECSITE_RESUMABLE_SWEEP_SECONDS", 60,
 VECSITE_RESUMABLE_SWEEP_BATCH = env_int("VECSITE_RESUMABLE_SWEEP_BATCH", 500, minimum=1)
 
 # Celery: an embedded filesystem broker by default, so `make run` needs no broker server.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://localhost/")
 _broker_dir = VAR_DIR / "broker"
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {

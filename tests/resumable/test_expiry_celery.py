@@ -75,7 +75,7 @@ def test_it_sweeps_an_idle_query_with_real_worker_and_beat(transactional_db, mak
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
-        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/15" if broker == "redis" else "filesystem://",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/15" if broker == "redis" else "filesystem://localhost/",
         "VECSITE_VAR_DIR": str(tmp_path),
         "VECSITE_RESUMABLE_SWEEP_SECONDS": "1",
     }
