@@ -113,17 +113,31 @@ class ResumableQueryDataSerializer(MaxIdleMixin, QueryDataSerializer):
     pass
 
 
+class ResumableHandleField(serializers.UUIDField):
+    """A handle from resumable-query, or "" (None here): the handle of a query that never
+    started because its namespace does not exist. The Python SDK still sends next/end for
+    it (its handle, and so `with handle:`, does not check for ""), so those must succeed."""
+
+    default_error_messages = {"invalid": "must be a resumable query handle (a UUID)"}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="hex_verbose", **kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):  # DRF's UUIDField would take 5, or true, as UUID(int=...)
+            self.fail("invalid")
+        if data == "":
+            return None
+        return super().to_internal_value(data)
+
+
 class ResumableNextSerializer(serializers.Serializer):
-    uuid = serializers.UUIDField(
-        format="hex_verbose", error_messages={"invalid": "must be a resumable query handle (a UUID)"}
-    )
+    uuid = ResumableHandleField()
     additionalK = top_k_field()
 
 
 class ResumableEndSerializer(serializers.Serializer):
-    uuid = serializers.UUIDField(
-        format="hex_verbose", error_messages={"invalid": "must be a resumable query handle (a UUID)"}
-    )
+    uuid = ResumableHandleField()
 
 
 class FetchSerializer(IncludeMixin):

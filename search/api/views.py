@@ -286,6 +286,8 @@ class ResumableQueryDataView(IndexView):
 class ResumableNextView(IndexView):
     def post(self, request: Request) -> Response:
         data = validated(s.ResumableNextSerializer, request.data).validated_data
+        if data["uuid"] is None:  # the query on a missing namespace: it has nothing more
+            return ok([])
         include, records = resumable_service.resumable_query_next(
             index=self.index, uuid=data["uuid"], additional_k=data["additionalK"]
         )
@@ -300,7 +302,8 @@ class ResumableNextView(IndexView):
 class ResumableEndView(IndexView):
     def post(self, request: Request) -> Response:
         data = validated(s.ResumableEndSerializer, request.data).validated_data
-        resumable_service.resumable_query_end(index=self.index, uuid=data["uuid"])
+        if data["uuid"] is not None:  # the query on a missing namespace never started
+            resumable_service.resumable_query_end(index=self.index, uuid=data["uuid"])
         return ok("Success")
 
 

@@ -394,6 +394,17 @@ BAD_QUERIES = [
         "next-unknown-uuid",
     ),
     bad(
+        "resumable-query-next", {"uuid": None, "additionalK": 1}, 400, "uuid: This field may not be null.", "null-uuid"
+    ),
+    bad(
+        "resumable-query-next",
+        {"uuid": "", "additionalK": 0},
+        400,
+        "additionalK: Ensure this value is greater than or equal to 1.",
+        "empty-uuid-bad-k",
+    ),
+    bad("resumable-query-end", {"uuid": 5}, 400, "uuid: must be a resumable query handle (a UUID)", "end-number"),
+    bad(
         "resumable-query-end",
         {"uuid": "3f0c8e0e-5b7e-4f7a-9a51-0c1d2e3f4a5b"},
         404,

@@ -309,13 +309,15 @@ def test_it_never_creates_a_namespace_on_reads(live_index):
             (await idx.delete(["a"], namespace="ghost")).deleted,
             await idx.update("a", metadata={"x": 1}, namespace="ghost"),
             await idx.reset(namespace="ghost"),
-            (await idx.resumable_query(vector=[0.1, 0.2], namespace="ghost"))[0],
         ]
+        scores, handle = await idx.resumable_query(vector=[0.1, 0.2], namespace="ghost")
+        async with handle:  # stops it: the empty uuid of a query that never started
+            outcomes += [scores, await handle.fetch_next(3)]
         return outcomes, await idx.list_namespaces(), list((await idx.info()).namespaces)
 
     outcomes, names, info_names = run(live_index(), scenario)
 
-    assert outcomes == [[], [[], []], [None], [], [], 0, False, "Success", []]
+    assert outcomes == [[], [[], []], [None], [], [], 0, False, "Success", [], []]
     assert names == info_names == [""]
 
 

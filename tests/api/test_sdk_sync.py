@@ -448,6 +448,10 @@ def test_it_never_creates_a_namespace_on_reads(live_index):
     assert idx.reset(namespace="ghost") == "Success"
     scores, handle = idx.resumable_query(vector=[0.1, 0.2], namespace="ghost")
     assert scores == []
+    # The SDK's handle does not check for the empty uuid, so next and stop must succeed.
+    assert handle.fetch_next(5) == []
+    with handle:
+        pass
 
     assert idx.list_namespaces() == before == [""]
     assert list(idx.info().namespaces) == [""]
