@@ -8,7 +8,6 @@ from io import StringIO
 import pytest
 import yaml
 from django.core.management import CommandError, call_command
-from django.core.servers.basehttp import WSGIRequestHandler
 from django.db import connection
 from upstash_vector import Index as SdkIndex
 from upstash_vector.errors import UpstashError
@@ -16,15 +15,6 @@ from upstash_vector.errors import UpstashError
 from search.models import Index, Vector
 from search.services.indexes import index_delete
 from search.tokens import hash_token
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _no_nagle_on_the_live_server():
-    # The live server writes headers and body separately; with Nagle on, each response
-    # waits out the client's delayed ACK (~40 ms).
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(WSGIRequestHandler, "disable_nagle_algorithm", True)
-        yield
 
 
 @pytest.fixture

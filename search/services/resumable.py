@@ -202,7 +202,7 @@ def _take_single(query: ResumableQuery, plan: SearchPlan, k: int) -> list[Stored
             .values_list("vector_id", "distance")
         )
         progress.set(consumed=progress.consumed + len(rows))
-        scored = [(pk, plan.score(component, Candidate(pk=pk, distance=distance))) for pk, distance in rows]
+        scored = plan.scored(component, [Candidate(pk=pk, distance=distance) for pk, distance in rows])
         # Deleted vectors drop out here; updated metadata shows; the filter still holds.
         results.extend(hydrate(scored, include, plan.filter_sql))
     return results
@@ -239,7 +239,7 @@ def _unreturned(query: ResumableQuery, plan: SearchPlan, progress: _Progress, co
             .values_list("vector_id", "distance")[:count]
         )
         if len(rows) >= count or progress.exhausted or not _refill(query, plan, progress, want=count - len(rows)):
-            return [(pk, plan.score(progress.component, Candidate(pk=pk, distance=d))) for pk, d in rows]
+            return plan.scored(progress.component, [Candidate(pk=pk, distance=d) for pk, d in rows])
 
 
 def _advance_past_returned(query: ResumableQuery, progress: _Progress) -> None:

@@ -8,6 +8,7 @@ here), so a selective filter still fills the page.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from functools import cached_property
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q, Value
+from django.db.models import F, Q, TextField, Value
 from django.db.models.functions import Cast
 from pgvector.django import CosineDistance, HalfVectorField, L2Distance, MaxInnerProduct, VectorField
 
@@ -58,10 +59,31 @@ def compile_filter(text: str | None) -> tuple[str, list[Any]] | None:
     try:
         node = parse_filter(text)
     except FilterError as error:
-        raise InvalidInput(str(error), field="filter") from None
+        raise InvalidInput(str(error)) from None  # the message starts "filter: … at position N"
     if node is None:
         return None
     return filter_to_sql(node, column=METADATA_COLUMN)
+
+
+def dense_scores(similarity: str, query: list[float], pks: list[int]) -> dict[int, float]:
+    """Scores of these records against the query, in double precision over float32 inputs."""
+    if not pks:
+        return {}
+    rows = Vector.objects.filter(pk__in=pks).annotate(text=Cast("embedding", TextField())).values_list("pk", "text")
+    found = [(pk, text) for pk, text in rows if text]
+    if not found:
+        return {}
+    matrix = np.array([json.loads(text) for _, text in found], dtype=np.float32).astype(np.float64)
+    q = np.asarray(query, dtype=np.float32).astype(np.float64)
+    if similarity == Similarity.COSINE:
+        norms = np.linalg.norm(matrix, axis=1) * np.linalg.norm(q)
+        cosine = np.clip(matrix @ q / np.where(norms == 0, 1.0, norms), -1.0, 1.0)
+        scores = (1.0 + cosine) / 2.0
+    elif similarity == Similarity.EUCLIDEAN:
+        scores = 1.0 / (1.0 + np.sum((matrix - q) ** 2, axis=1))
+    else:
+        scores = (1.0 + matrix @ q) / 2.0
+    return {pk: float(score) for (pk, _), score in zip(found, scores, strict=True)}
 
 
 def score_from_distance(similarity: str, distance: float) -> float:
@@ -219,10 +241,18 @@ class SearchPlan:
             namespace=self.namespace, sparse=self.sparse, filter_sql=self.filter_sql, limit=limit, after=after
         )
 
-    def score(self, component: str, candidate: Candidate) -> float:
-        if component == DENSE:
-            return score_from_distance(self.index.similarity, candidate.distance)
-        return -candidate.distance
+    def scored(self, component: str, candidates: list[Candidate]) -> list[tuple[int, float]]:
+        """(pk, score) for candidates in order. Dense scores are recomputed in double
+        precision from the stored float32 vectors (spec §6.1): pgvector accumulates in
+        float32, which moves the last digit (1/1.8 would read 0.5555555)."""
+        if component == SPARSE:
+            return [(c.pk, -c.distance) for c in candidates]
+        assert self.dense is not None
+        exact = dense_scores(self.index.similarity, self.dense, [c.pk for c in candidates])
+        return [
+            (c.pk, exact[c.pk] if c.pk in exact else score_from_distance(self.index.similarity, c.distance))
+            for c in candidates
+        ]
 
 
 DENSE = "d"
@@ -320,9 +350,9 @@ def query(
     )
     if plan.fused:
         pool = fusion_pool(top_k)
-        dense = [(c.pk, plan.score(DENSE, c)) for c in plan.candidates(DENSE, limit=pool)]
-        sparse_hits = [(c.pk, plan.score(SPARSE, c)) for c in plan.candidates(SPARSE, limit=pool)]
+        dense = plan.scored(DENSE, plan.candidates(DENSE, limit=pool))
+        sparse_hits = plan.scored(SPARSE, plan.candidates(SPARSE, limit=pool))
         return hydrate(fuse(plan.fusion, dense, sparse_hits)[:top_k], include)
     component = DENSE if plan.dense is not None else SPARSE
     candidates = plan.candidates(component, limit=top_k)
-    return hydrate([(c.pk, plan.score(component, c)) for c in candidates], include)
+    return hydrate(plan.scored(component, candidates), include)

@@ -7,21 +7,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from django.core.servers.basehttp import WSGIRequestHandler
 from upstash_vector import Vector
 from upstash_vector.errors import ClientError, UpstashError
 from upstash_vector.types import MetadataUpdateMode
 
 NAMESPACES = pytest.mark.parametrize("ns", ["", "books"], ids=["default", "named"])
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _no_nagle_on_the_live_server():
-    # The live server writes headers and body separately; with Nagle on, each response
-    # waits out the client's delayed ACK (~40 ms), which dominates these tests' runtime.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(WSGIRequestHandler, "disable_nagle_algorithm", True)
-        yield
 
 
 def run(live, scenario, token=None):

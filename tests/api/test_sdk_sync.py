@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.core.servers.basehttp import WSGIRequestHandler
 from upstash_vector import Vector
 from upstash_vector.errors import ClientError, UpstashError
 from upstash_vector.types import MetadataUpdateMode
@@ -12,15 +11,6 @@ from search.models import Vector as VectorRow
 
 # Every data-plane endpoint behaves the same in the default namespace and a named one.
 NAMESPACES = pytest.mark.parametrize("ns", ["", "books"], ids=["default", "named"])
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _no_nagle_on_the_live_server():
-    # The live server writes headers and body separately; with Nagle on, each response
-    # waits out the client's delayed ACK (~40 ms), which dominates these tests' runtime.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(WSGIRequestHandler, "disable_nagle_algorithm", True)
-        yield
 
 
 @NAMESPACES
@@ -117,14 +107,9 @@ def test_it_queries_with_include_flags_and_top_k(live_index, ns):
         # (1 + cos) / 2: cos = 1, 1/sqrt(2), 0.6, 0, -1
         ("COSINE", [("same", 1), ("diag", 0.8535534), ("near", 0.8), ("ortho", 0.5), ("opposite", 0)]),
         # 1 / (1 + d^2): d^2 = 0, 0.16 + 0.64, 0.0858 + 0.5, 2, 4
-        pytest.param(
+        (
             "EUCLIDEAN",
             [("same", 1), ("diag", 0.63060194), ("near", 0.5555556), ("ortho", 0.33333334), ("opposite", 0.2)],
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="search.services.search scores from pgvector's float32-accumulated L2 distance "
-                "(d^2 = 0.80000001 gives 0.5555555); spec 6.1 asks for double precision, rounded once",
-            ),
         ),
         # (1 + a.b) / 2
         ("DOT_PRODUCT", [("same", 1), ("diag", 0.8535534), ("near", 0.8), ("ortho", 0.5), ("opposite", 0)]),
