@@ -1,3 +1,12 @@
 from __future__ import annotations
 
-urlpatterns: list = []
+from django.urls import path
+
+from search import views
+
+urlpatterns = [
+    path("", views.search_page, name="search-page"),
+    path("search/start", views.search_start, name="search-start"),
+    path("search/next", views.search_next, name="search-next"),
+    path("search/end", views.search_end, name="search-end"),
+]

@@ -4,7 +4,31 @@ from __future__ import annotations
 
 from django.db import connection
 from django.db.utils import Error as DatabaseError
-from django.http import HttpRequest, JsonResponse
+from django.forms import Form
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_GET, require_POST
+
+from search.errors import InvalidInput, NotFound, ServiceError, TooManyActiveQueries
+from search.forms import HandleForm, SearchForm, readable_filter_error
+from search.services.page import (
+    PAGE_MAX_IDLE,
+    PAGE_SIZE,
+    page_index,
+    page_search_end,
+    page_search_next,
+    page_search_start,
+    session_claim,
+    session_owns,
+    session_release,
+)
+
+EXPIRED_MESSAGE = (
+    f"This search has expired: it was not used for {PAGE_MAX_IDLE // 60} minutes, so the server let it go. "
+    "Run it again to continue."
+)
+NOT_YOURS_MESSAGE = "This search does not exist, or belongs to another browser session."
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -15,3 +39,90 @@ def healthz(request: HttpRequest) -> JsonResponse:
     except DatabaseError as error:
         return JsonResponse({"status": "unavailable", "database": str(error).splitlines()[0][:200]}, status=503)
     return JsonResponse({"status": "ok", "database": "ok"})
+
+
+@require_GET
+@ensure_csrf_cookie
+def search_page(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "search/page.html",
+        {"form": SearchForm(), "page_size": PAGE_SIZE, "max_idle_minutes": PAGE_MAX_IDLE // 60},
+    )
+
+
+@require_POST
+def search_start(request: HttpRequest) -> JsonResponse:
+    form = SearchForm(request.POST)
+    if not form.is_valid():
+        return _form_errors(form)
+    try:
+        index = page_index()
+        batch = page_search_start(index=index, text=form.cleaned_data["q"], filter_text=form.cleaned_data["filter"])
+    except ServiceError as error:
+        return _service_error(error)
+    if batch.handle is not None and not batch.done:
+        session_claim(request.session, index=index, handle=batch.handle)
+    return JsonResponse(batch.as_json())
+
+
+@require_POST
+def search_next(request: HttpRequest) -> JsonResponse:
+    form = HandleForm(request.POST)
+    if not form.is_valid():
+        return _form_errors(form)
+    handle = form.cleaned_data["handle"]
+    if not session_owns(request.session, handle):
+        return _error("not_found", NOT_YOURS_MESSAGE, status=404)
+    try:
+        index = page_index()
+    except ServiceError as error:
+        return _service_error(error)
+    try:
+        batch = page_search_next(index=index, handle=handle)
+    except NotFound:
+        session_release(request.session, handle)
+        return _error("expired", EXPIRED_MESSAGE, status=410)
+    if batch.done:
+        session_release(request.session, handle)
+    return JsonResponse(batch.as_json())
+
+
+@require_POST
+def search_end(request: HttpRequest) -> HttpResponse:
+    """Stop a search: the page calls it (as a beacon) when its visitor leaves."""
+    form = HandleForm(request.POST)
+    if not form.is_valid():
+        return _form_errors(form)
+    handle = form.cleaned_data["handle"]
+    if not session_owns(request.session, handle):
+        return _error("not_found", NOT_YOURS_MESSAGE, status=404)
+    try:
+        page_search_end(index=page_index(), handle=handle)
+    except ServiceError:
+        pass  # no usable index, so no search of its left to stop
+    session_release(request.session, handle)
+    return HttpResponse(status=204)
+
+
+def _error(code: str, message: str, *, status: int, errors: dict[str, str] | None = None) -> JsonResponse:
+    return JsonResponse({"error": code, "message": message, "errors": errors or {}}, status=status)
+
+
+def _form_errors(form: Form) -> JsonResponse:
+    errors = {field: str(messages[0]) for field, messages in form.errors.items()}
+    return _error("invalid", next(iter(errors.values())), status=400, errors=errors)
+
+
+def _service_error(error: ServiceError) -> JsonResponse:
+    if isinstance(error, InvalidInput) and error.field == "filter":
+        message = readable_filter_error(error)
+        return _error("invalid", message, status=400, errors={"filter": message})
+    if isinstance(error, TooManyActiveQueries):
+        return _error("busy", "Too many searches are open on the server right now. Try again in a minute.", status=429)
+    # What is left is about the page's index (missing, or without a model): the server's
+    # problem, not the visitor's.
+    message = str(error)
+    if error.field and message.startswith(f"{error.field}: "):
+        message = message[len(error.field) + 2 :]
+    return _error("unavailable", f"Search is not available: {message}", status=503)
