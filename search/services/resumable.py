@@ -35,8 +35,26 @@ from search.services.search import (
     plan_search,
 )
 
-FIRST_CHUNK = 100
+# An exact scan costs about the same for 10 rows as for 1,000 (reading and scoring every
+# row is the cost, not keeping a few), so the first chunk is generous.
+FIRST_CHUNK = 1_000
 MAX_CHUNK = 10_000
+# What `next` changes on the handle row: saving only these keeps the query vector unwritten.
+PROGRESS_FIELDS = [
+    "last_used_at",
+    "expires_at",
+    "returned_count",
+    "consumed",
+    "buffered",
+    "last_distance",
+    "last_vector_id",
+    "exhausted",
+    "sparse_consumed",
+    "sparse_buffered",
+    "sparse_last_distance",
+    "sparse_last_vector_id",
+    "sparse_exhausted",
+]
 
 
 def _not_found(handle: uuid_module.UUID) -> NotFound:
@@ -96,7 +114,7 @@ def resumable_query_start(
     with transaction.atomic():
         query = ResumableQuery.objects.select_for_update().select_related("index", "namespace").get(pk=query.pk)
         records = _take(query, top_k)
-        query.save()
+        query.save(update_fields=PROGRESS_FIELDS)
     return query.uuid, records
 
 
@@ -115,7 +133,7 @@ def resumable_query_next(
             raise _not_found(uuid)
         records = _take(query, additional_k)
         query.touch()
-        query.save()
+        query.save(update_fields=PROGRESS_FIELDS)
     return include_of(query), records
 
 
@@ -202,9 +220,9 @@ def _take_single(query: ResumableQuery, plan: SearchPlan, k: int) -> list[Stored
             .values_list("vector_id", "distance")
         )
         progress.set(consumed=progress.consumed + len(rows))
-        scored = plan.scored(component, [Candidate(pk=pk, distance=distance) for pk, distance in rows])
+        candidates = [Candidate(pk=pk, distance=distance) for pk, distance in rows]
         # Deleted vectors drop out here; updated metadata shows; the filter still holds.
-        results.extend(hydrate(scored, include, plan.filter_sql))
+        results.extend(plan.records(component, candidates, include, recheck_filter=True))
     return results
 
 

@@ -70,10 +70,14 @@ def dense_scores(similarity: str, query: list[float], pks: list[int]) -> dict[in
     if not pks:
         return {}
     rows = Vector.objects.filter(pk__in=pks).annotate(text=Cast("embedding", TextField())).values_list("pk", "text")
-    found = [(pk, text) for pk, text in rows if text]
-    if not found:
+    return exact_dense_scores(similarity, query, {pk: json.loads(text) for pk, text in rows if text})
+
+
+def exact_dense_scores(similarity: str, query: list[float], vectors: dict[int, list[float]]) -> dict[int, float]:
+    if not vectors:
         return {}
-    matrix = np.array([json.loads(text) for _, text in found], dtype=np.float32).astype(np.float64)
+    keys = list(vectors)
+    matrix = np.array([vectors[key] for key in keys], dtype=np.float32).astype(np.float64)
     q = np.asarray(query, dtype=np.float32).astype(np.float64)
     if similarity == Similarity.COSINE:
         norms = np.linalg.norm(matrix, axis=1) * np.linalg.norm(q)
@@ -83,7 +87,7 @@ def dense_scores(similarity: str, query: list[float], pks: list[int]) -> dict[in
         scores = 1.0 / (1.0 + np.sum((matrix - q) ** 2, axis=1))
     else:
         scores = (1.0 + matrix @ q) / 2.0
-    return {pk: float(score) for (pk, _), score in zip(found, scores, strict=True)}
+    return {key: float(score) for key, score in zip(keys, scores, strict=True)}
 
 
 def score_from_distance(similarity: str, distance: float) -> float:
@@ -241,6 +245,33 @@ class SearchPlan:
             namespace=self.namespace, sparse=self.sparse, filter_sql=self.filter_sql, limit=limit, after=after
         )
 
+    def records(
+        self, component: str, candidates: list[Candidate], include: Include, *, recheck_filter: bool = False
+    ) -> list[StoredRecord]:
+        """The live records behind one component's candidates, in order, with their scores.
+
+        Dense scores are computed from the vectors loaded with the records (one query)."""
+        filter_sql = self.filter_sql if recheck_filter else None
+        if component == SPARSE:
+            return hydrate([(c.pk, -c.distance) for c in candidates], include, filter_sql)
+        assert self.dense is not None
+        loading = Include(vectors=True, metadata=include.metadata, data=include.data)
+        found = records_by_pk((c.pk for c in candidates), loading, filter_sql)
+        exact = exact_dense_scores(
+            self.index.similarity, self.dense, {pk: r.vector for pk, r in found.items() if r.vector is not None}
+        )
+        results = []
+        for candidate in candidates:
+            record = found.get(candidate.pk)
+            if record is None:
+                continue
+            score = exact.get(candidate.pk, score_from_distance(self.index.similarity, candidate.distance))
+            record.score = float32(score)
+            if not include.vectors:
+                record.vector = record.sparse = None
+            results.append(record)
+        return results
+
     def scored(self, component: str, candidates: list[Candidate]) -> list[tuple[int, float]]:
         """(pk, score) for candidates in order. Dense scores are recomputed in double
         precision from the stored float32 vectors (spec §6.1): pgvector accumulates in
@@ -355,4 +386,4 @@ def query(
         return hydrate(fuse(plan.fusion, dense, sparse_hits)[:top_k], include)
     component = DENSE if plan.dense is not None else SPARSE
     candidates = plan.candidates(component, limit=top_k)
-    return hydrate(plan.scored(component, candidates), include)
+    return plan.records(component, candidates, include)
