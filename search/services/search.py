@@ -59,7 +59,8 @@ def compile_filter(text: str | None) -> tuple[str, list[Any]] | None:
     try:
         node = parse_filter(text)
     except FilterError as error:
-        raise InvalidInput(str(error)) from None  # the message starts "filter: … at position N"
+        message = str(error).removeprefix("filter: ")  # the field is named once, by InvalidInput
+        raise InvalidInput(message, field="filter") from None
     if node is None:
         return None
     return filter_to_sql(node, column=METADATA_COLUMN)
