@@ -178,3 +178,41 @@ def test_it_works_async_on_sparse_and_hybrid(live_index):
     sparse_ids, hybrid_ids = asyncio.run(run())
     assert sparse_ids == exact_sparse_ranking(sparse_records(30), QUERY)[:6]
     assert len(hybrid_ids) == 4
+
+
+@pytest.mark.parametrize("namespace", ["", "mixed"])
+def test_it_fetches_ranges_and_updates_hybrid_records_with_both_parts(live_index, namespace):
+    sdk = live_index(dimension=3, index_type="HYBRID").sdk()
+    records = hybrid_records(12)
+    sdk.upsert(records, namespace=namespace)
+    fetched = sdk.fetch(ids=["s0", "missing"], include_vectors=True, include_metadata=True, namespace=namespace)
+    assert fetched[1] is None
+    assert fetched[0].sparse_vector == records[0].sparse_vector
+    assert fetched[0].vector == pytest.approx(records[0].vector, rel=1e-6)
+    page = sdk.range(cursor="", limit=10, include_vectors=True, namespace=namespace)
+    assert len(page.vectors) == 10 and page.next_cursor
+    assert all(v.vector is not None and v.sparse_vector is not None for v in page.vectors)
+    rest = sdk.range(cursor=page.next_cursor, limit=10, namespace=namespace)
+    assert [v.id for v in rest.vectors] == ["s10", "s11"] and rest.next_cursor == ""
+    assert sdk.update(id="s1", vector=[0.0, 0.0, 1.0], sparse_vector=SparseVector([99], [2.0]), namespace=namespace)
+    updated = sdk.fetch(ids=["s1"], include_vectors=True, namespace=namespace)[0]
+    assert updated.vector == [0.0, 0.0, 1.0] and updated.sparse_vector == SparseVector([99], [2.0])
+    assert sdk.query(sparse_vector=SparseVector([99], [1.0]), top_k=1, namespace=namespace)[0].id == "s1"
+    assert sdk.delete(ids=["s1"], namespace=namespace).deleted == 1
+    assert sdk.query(sparse_vector=SparseVector([99], [1.0]), top_k=1, namespace=namespace) == []
+
+
+def test_it_embeds_text_with_bm25_async(live_index):
+    live = live_index(dimension=None, index_type="SPARSE", sparse_embedding_model="BM25")
+
+    async def run() -> list[str]:
+        from upstash_vector.types import Data
+
+        index = live.async_sdk()
+        await index.upsert([Data(id="a", data="Sparse vectors for keyword search"), Data(id="b", data="Dense vectors")])
+        first, handle = await index.resumable_query(data="keyword", top_k=1)
+        async with handle:
+            more = await handle.fetch_next(5)
+        return [h.id for h in first + more]
+
+    assert asyncio.run(run()) == ["a"]
