@@ -14,9 +14,7 @@ import pytest
 from django.db import connection
 
 from search.models import ResumableQuery, SweepRun
-from search.services.records import Include, RecordInput
-from search.services.resumable import resumable_query_start
-from search.services.vectors import vectors_upsert
+from tests.resumable.helpers import start_handles
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.celery
@@ -51,27 +49,7 @@ def test_it_sweeps_an_idle_query_with_real_worker_and_beat(transactional_db, mak
             pytest.fail("CI must run this test against Redis at 127.0.0.1:6379, and Redis is not reachable")
         pytest.skip("no Redis at 127.0.0.1:6379")
     index = make_index(dimension=2).index
-    vectors_upsert(index=index, namespace="", records=[RecordInput(id="a", vector=[1.0, 0.0])])
-    handle, _ = resumable_query_start(
-        index=index,
-        namespace="",
-        vector=[1.0, 0.0],
-        sparse=None,
-        top_k=1,
-        include=Include(),
-        filter_text="",
-        max_idle=1,
-    )
-    keeper, _ = resumable_query_start(
-        index=index,
-        namespace="",
-        vector=[1.0, 0.0],
-        sparse=None,
-        top_k=1,
-        include=Include(),
-        filter_text="",
-        max_idle=3600,
-    )
+    handle, keeper = start_handles(index, 1, 3600)
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),

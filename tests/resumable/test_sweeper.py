@@ -6,27 +6,12 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from search.models import ResumableQuery, SweepRun
-from search.services.records import Include, RecordInput
-from search.services.resumable import resumable_query_start
 from search.services.sweeper import sweep_expired_resumable_queries
-from search.services.vectors import vectors_upsert
+from tests.resumable.helpers import start_handles
 
 
 def start_queries(index, count: int) -> list:
-    vectors_upsert(index=index, namespace="", records=[RecordInput(id="a", vector=[1.0, 0.0])])
-    return [
-        resumable_query_start(
-            index=index,
-            namespace="",
-            vector=[1.0, 0.0],
-            sparse=None,
-            top_k=1,
-            include=Include(),
-            filter_text="",
-            max_idle=60,
-        )[0]
-        for _ in range(count)
-    ]
+    return start_handles(index, *[60] * count)
 
 
 def test_it_deletes_only_expired_queries_in_batches(make_index):
