@@ -132,7 +132,7 @@ class DenseVectorField(serializers.Field):
 )
 class SparseVectorInputField(serializers.Field):
     default_error_messages = {
-        "invalid": 'must be {"indices": [int, ...], "values": [number, ...]}',
+        "invalid": 'must be {{"indices": [int, ...], "values": [number, ...]}}',  # braces doubled for str.format
         "lengths": "indices and values must have the same length",
         "index_range": f"indices must be integers from 0 to {SPARSE_DIMENSIONS - 1} (pgvector's sparsevec limit)",
         "duplicate": "indices must be unique",
