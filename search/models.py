@@ -213,6 +213,10 @@ class ResumableCandidate(models.Model):
     vector_id = models.BigIntegerField()  # no FK: a vector deleted since is skipped, not cascaded
     distance = models.FloatField()
 
+    class Meta:
+        # Marking a fused batch's winners as returned finds them by vector in both buffers.
+        indexes = [models.Index(fields=["query", "vector_id"], name="rq_candidate_vector")]
+
     def __str__(self) -> str:
         return f"{self.query_id}#{self.position}"
 
