@@ -54,6 +54,14 @@ TARGET_DEPTH_RATIO = 1.5
 TARGET_RECALL = 0.98
 HNSW_M, HNSW_EF_CONSTRUCTION = 16, 64  # pgvector's defaults; Milvus gets the same
 FILTER_BUCKETS = 100  # metadata "bucket" = i % 100, so `bucket = 7` matches 1% (the filter hook)
+FILTER_BUCKET = 7
+# Sparse vectors: each record's non-zeros drawn (without replacement) from a Zipf-like
+# vocabulary, P(rank r) ~ 1 / (r + 1) ** ZIPF_EXPONENT, so posting lists are skewed: the
+# commonest indices are in most records, the rare ones in a handful.
+SPARSE_GENERATOR_VERSION = 1
+ZIPF_EXPONENT = 1.05
+SPARSE_NNZ = (20, 40)  # non-zeros per record, inclusive
+SPARSE_QUERY_NNZ = (5, 12)  # non-zeros per query
 
 log = logging.getLogger("bench")
 
@@ -83,6 +91,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=5_000,
         help="vectors in a small namespace searched exactly (recall must be 1.0 there)",
     )
+    size.add_argument(
+        "--sparse-records",
+        type=int,
+        default=20_000,
+        help="records in the SPARSE index and in the HYBRID index (the first N dense vectors + a sparse vector)",
+    )
+    size.add_argument("--sparse-vocab", type=int, default=30_000, help="sparse vocabulary size (Zipf-like)")
     size.add_argument("--fresh", action="store_true", help="reload the data even if a cached copy matches")
     size.add_argument(
         "--load-mode",
@@ -118,7 +133,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     run.add_argument(
         "--filtered",
         action="store_true",
-        help="also run the selective-filter case (1%% of the namespace matches `bucket = 7`)",
+        help="run the selective-filter case (1%% of the namespace matches `bucket = 7`; on by default now)",
+    )
+    run.add_argument("--no-filtered", action="store_true", help="skip the selective-filter case")
+    run.add_argument("--no-sparse", action="store_true", help="skip the SPARSE and HYBRID index scenarios")
+    run.add_argument("--sparse-queries", type=int, default=5, help="queries for the sparse and hybrid series")
+    run.add_argument(
+        "--sparse-timed-calls",
+        type=int,
+        default=10,
+        help="consecutive next(10) calls timed at each depth for the sparse and hybrid series",
+    )
+    run.add_argument(
+        "--plain-query-reps",
+        type=int,
+        default=3,
+        help="timed ordinary query(topK=10) calls per query vector (the reference for the start latency)",
     )
     run.add_argument(
         "--quick",
@@ -130,6 +160,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     out.add_argument("--output-dir", type=Path, default=RESULTS_DIR, help="where the JSON and PNG go")
     out.add_argument("--name", default="resumable", help="file name stem of the JSON and PNG")
     out.add_argument("--no-progress", action="store_true", help="no tqdm progress bars")
+    out.add_argument(
+        "--replot", type=Path, metavar="JSON", help="only redraw the PNG beside this results JSON, then stop"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         defaults = {
@@ -142,6 +175,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             "exact_vectors": 2_000,
             "walk_queries": 1,
             "milvus_budget": 60.0,
+            "sparse_records": 4_000,
+            "sparse_vocab": 10_000,
+            "sparse_queries": 3,
+            "sparse_timed_calls": 5,
+            "plain_query_reps": 2,
         }
         for key, value in defaults.items():
             if getattr(args, key) == parser.get_default(key):
@@ -153,6 +191,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("the deepest depth plus the timed calls must stay within --vectors")
     if args.recall_k > args.vectors:
         parser.error("--recall-k must not exceed --vectors")
+    if args.sparse_records > args.vectors:
+        parser.error("--sparse-records must not exceed --vectors (the hybrid records reuse the dense vectors)")
+    args.filtered = not args.no_filtered
     return args
 
 
@@ -249,6 +290,77 @@ def exact_order(vectors: np.ndarray, query: np.ndarray) -> tuple[np.ndarray, np.
     return order, distances[order]
 
 
+@dataclass
+class SparseSet:
+    """Sparse rows in CSR form: row i has indices[indptr[i]:indptr[i+1]] and their values."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    values: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.indptr) - 1
+
+    def row(self, i: int) -> Any:
+        from search.services.records import SparseValue
+
+        a, b = self.indptr[i], self.indptr[i + 1]
+        return SparseValue(indices=self.indices[a:b].tolist(), values=self.values[a:b].tolist())
+
+    def scores(self, query: Any, vocab: int) -> tuple[np.ndarray, np.ndarray]:
+        """(inner product with the query in float64, whether the row shares an index with it)."""
+        dense_q = np.zeros(vocab, dtype=np.float64)
+        dense_q[np.asarray(query.indices)] = np.asarray(query.values, dtype=np.float32).astype(np.float64)
+        products = self.values.astype(np.float64) * dense_q[self.indices]
+        shared = (dense_q[self.indices] != 0).astype(np.int64)
+        starts = self.indptr[:-1]
+        return np.add.reduceat(products, starts), np.add.reduceat(shared, starts) > 0
+
+
+def zipf_probabilities(vocab: int) -> np.ndarray:
+    weights = 1.0 / np.arange(1, vocab + 1, dtype=np.float64) ** ZIPF_EXPONENT
+    return weights / weights.sum()
+
+
+def make_sparse(seed: int, n: int, vocab: int, nnz: tuple[int, int], stream: int) -> SparseSet:
+    """n sparse rows, each with nnz[0]..nnz[1] distinct indices drawn from a Zipf-like
+    vocabulary (rank r mapped to a fixed random index id) and float32 values in (0.05, 1]."""
+    ids = np.random.default_rng([seed, 10, vocab]).permutation(vocab)  # rank -> index id
+    p = zipf_probabilities(vocab)
+    rng = np.random.default_rng([seed, stream, n, vocab])
+    sizes = rng.integers(nnz[0], nnz[1] + 1, size=n)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    indptr[1:] = np.cumsum(sizes)
+    indices = np.empty(indptr[-1], dtype=np.int64)
+    for i, size in enumerate(sizes):
+        ranks = rng.choice(vocab, size=size, replace=False, p=p)
+        indices[indptr[i] : indptr[i + 1]] = np.sort(ids[ranks])
+    values = rng.uniform(0.05, 1.0, size=indptr[-1]).astype(np.float32)
+    return SparseSet(indptr=indptr, indices=indices, values=values)
+
+
+@dataclass
+class SparseQuery:
+    """A sparse (or, with `dense`, a hybrid) query."""
+
+    sparse: Any  # SparseValue
+    dense: np.ndarray | None = None
+
+
+@dataclass
+class SparseCase:
+    """The SPARSE and HYBRID indexes (same records: the first N of the main data set, each
+    with a sparse row; the HYBRID index keeps their dense vectors too) and their queries."""
+
+    sparse_index: Any
+    hybrid_index: Any
+    rows: SparseSet
+    queries: list[SparseQuery]
+    vocab: int
+    fingerprint: str
+    query_selection: dict[str, Any] = field(default_factory=dict)
+
+
 # --------------------------------------------------------------------------------------
 # Loading (cached between runs when the data set's fingerprint matches)
 
@@ -267,7 +379,7 @@ def cached_index(name: str, namespaces: dict[str, int]) -> Any | None:
         ns = Namespace.objects.filter(index=index, name=ns_name).first()
         if ns is None or ns.vector_count != count:
             return None
-    return index if hnsw_index_exists(index.pk) else None
+    return index if not index.has_dense or hnsw_index_exists(index.pk) else None
 
 
 def delete_bench_indexes(keep: set[str], *, only: set[str] | None = None) -> list[str]:
@@ -292,8 +404,11 @@ def load_index(
     mode: str,
     batch: int,
     progress: bool,
+    index_type: str = "DENSE",
+    sparse: SparseSet | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """Create index `name` and load each namespace's vectors through vectors_upsert."""
+    """Create index `name` and load each namespace's vectors through vectors_upsert (a
+    SPARSE index takes `sparse`'s rows only; a HYBRID one each vector plus its sparse row)."""
     from django.db import connection
     from tqdm import tqdm
 
@@ -305,10 +420,14 @@ def load_index(
     existing = Index.objects.filter(name=name).first()
     if existing is not None:
         index_delete(index=existing)
-    credentials = index_create(name=name, dimension=dim, similarity="COSINE", max_active_queries=10_000)
+    credentials = index_create(
+        name=name, dimension=dim, similarity="COSINE", index_type=index_type, max_active_queries=10_000
+    )
     index = credentials.index
-    report: dict[str, Any] = {"mode": mode, "batch": batch}
+    report: dict[str, Any] = {"mode": mode, "batch": batch, "index_type": index_type}
     started = time.perf_counter()
+    mode = mode if index.has_dense else "no HNSW (SPARSE)"
+    report["mode"] = mode
     if mode == "rebuild":
         with connection.cursor() as cursor:
             cursor.execute(f"DROP INDEX IF EXISTS {index.hnsw_index_name}")
@@ -320,7 +439,8 @@ def load_index(
                 records = [
                     RecordInput(
                         id=f"v{i}",
-                        vector=vectors[i].tolist(),
+                        vector=vectors[i].tolist() if index.has_dense else None,
+                        sparse=sparse.row(i) if sparse is not None and index.has_sparse else None,
                         metadata={"cluster": int(labels[i]), "bucket": i % FILTER_BUCKETS},
                     )
                     for i in range(start, stop)
@@ -345,7 +465,13 @@ def load_index(
 
 
 def ensure_index(
-    name: str, dim: int, parts: dict[str, tuple[np.ndarray, np.ndarray]], args: argparse.Namespace
+    name: str,
+    dim: int,
+    parts: dict[str, tuple[np.ndarray, np.ndarray]],
+    args: argparse.Namespace,
+    *,
+    index_type: str = "DENSE",
+    sparse: SparseSet | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     counts = {ns: len(v) for ns, (v, _) in parts.items()}
     if not args.fresh and not args.shared_database:
@@ -353,7 +479,16 @@ def ensure_index(
         if index is not None:
             print(f"  {name}: cached ({', '.join(f'{ns or chr(34) * 2}={n}' for ns, n in counts.items())})")
             return index, {"cached": True}
-    index, report = load_index(name, dim, parts, mode=args.load_mode, batch=args.batch, progress=args.progress)
+    index, report = load_index(
+        name,
+        dim,
+        parts,
+        mode=args.load_mode,
+        batch=args.batch,
+        progress=args.progress,
+        index_type=index_type,
+        sparse=sparse,
+    )
     report["cached"] = False
     print(f"  {name}: loaded {report['vectors']} vectors in {report['total_seconds']} s ({args.load_mode})")
     return index, report
@@ -379,25 +514,56 @@ class Client:
 class ServiceClient(Client):
     label = "service"
 
-    def __init__(self, index: Any, namespace: str) -> None:
+    def __init__(self, index: Any, namespace: str, *, weighting: str = "", fusion: str = "") -> None:
         self.index = index
         self.namespace = namespace
+        self.weighting = weighting  # "IDF" weights a sparse query's dimensions
+        self.fusion = fusion  # "RRF" or "DBSF" for a hybrid query
 
-    def start(self, vector: np.ndarray, top_k: int, filter_text: str = "") -> tuple[str, list[str]]:
+    def parts(self, query: np.ndarray | SparseQuery) -> tuple[list[float] | None, Any]:
+        """The dense and sparse parts of a query, as this client's index takes them."""
+        if isinstance(query, SparseQuery):
+            dense = query.dense.tolist() if query.dense is not None and self.index.has_dense else None
+            return dense, query.sparse
+        return query.tolist(), None
+
+    def start(self, vector: np.ndarray | SparseQuery, top_k: int, filter_text: str = "") -> tuple[str, list[str]]:
         from search.services.records import Include
         from search.services.resumable import resumable_query_start
 
+        dense, sparse = self.parts(vector)
         handle, records = resumable_query_start(
             index=self.index,
             namespace=self.namespace,
-            vector=vector.tolist(),
-            sparse=None,
+            vector=dense,
+            sparse=sparse,
             top_k=top_k,
             include=Include(),
             filter_text=filter_text,
             max_idle=3600,
+            weighting=self.weighting if sparse is not None else "",
+            fusion=self.fusion if dense is not None and sparse is not None else "",
         )
         return str(handle), [r.id for r in records]
+
+    def query(self, vector: np.ndarray | SparseQuery, top_k: int, filter_text: str = "") -> list[str]:
+        """An ordinary (not resumable) query, through the service layer."""
+        from search.services.records import Include
+        from search.services.search import query
+
+        dense, sparse = self.parts(vector)
+        records = query(
+            index=self.index,
+            namespace=self.namespace,
+            vector=dense,
+            sparse=sparse,
+            top_k=top_k,
+            include=Include(),
+            filter_text=filter_text,
+            weighting=(self.weighting or None) if sparse is not None else None,
+            fusion=(self.fusion or None) if dense is not None and sparse is not None else None,
+        )
+        return [r.id for r in records]
 
     def next(self, handle: str, k: int) -> list[str]:
         from search.services.resumable import resumable_query_next
@@ -577,6 +743,7 @@ def measure_ours(
             "short": 0,
             "refill_log": [],
             "traces": [],
+            "duplicates": 0,
         }
         for d in depths
     }
@@ -587,12 +754,14 @@ def measure_ours(
                 t0 = time.perf_counter()
                 handle, ids = client.start(q, 10, filter_text)
                 starts.append((time.perf_counter() - t0) * 1000)
+                seen = list(ids)  # everything this handle returned, to check for duplicates
                 got = len(ids)
                 while got < depth:
                     page = client.next(handle, min(args.advance, depth - got))
                     if not page:
                         break
                     got += len(page)
+                    seen.extend(page)
                 slot = per_depth[depth]
                 slot["effective"].add(got)
                 buffered, _ = buffer_state(handle)
@@ -613,6 +782,7 @@ def measure_ours(
                             }
                         )
                     slot["samples"].append(elapsed)
+                    seen.extend(page)
                     if len(page) < 10:
                         slot["short"] += 1
                     now_buffered, _ = buffer_state(handle)
@@ -621,6 +791,7 @@ def measure_ours(
                         slot["refill_calls"].append({"call": call, "ms": round(elapsed, 3), "buffer": now_buffered})
                         buffered = now_buffered
                 slot["refill_log"].extend(REFILLS)
+                slot["duplicates"] += len(seen) - len(set(seen))
                 client.end(handle)
                 bar.update(1)
     rows = []
@@ -637,6 +808,7 @@ def measure_ours(
             row["refill_durations_ms"] = [round(r.ms, 2) for r in slot["refill_log"]]
             row["refill_sizes"] = [r.added for r in slot["refill_log"]]
         row["short_pages"] = slot["short"]
+        row["duplicates_within_handles"] = slot["duplicates"]
         if slot["traces"]:
             # Query 0's timed calls, statement by statement: where a next(10) spends its time.
             row["sql_traces_query0"] = slot["traces"]
@@ -1089,19 +1261,49 @@ def measure_milvus(data: DataSet, queries: np.ndarray, args: argparse.Namespace)
 
 
 # --------------------------------------------------------------------------------------
-# Scenario hook: a selective filter (1% of the namespace matches)
+# Ordinary queries: the reference for the start call's latency
 
 
-def measure_filtered(service: Client, data: DataSet, queries: np.ndarray, args: argparse.Namespace) -> dict[str, Any]:
-    """next(10) by depth and recall with `bucket = 7` (1% of the vectors match).
+def measure_plain_query(
+    client: ServiceClient, queries: Sequence[Any], reps: int, *, filter_text: str = "", top_k: int = 10
+) -> dict[str, Any]:
+    """An ordinary query(topK) per query vector, `reps` times each (timed), and how many
+    results each returned (a full page is top_k while enough records match)."""
+    samples, counts = [], []
+    for q in queries:
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            ids = client.query(q, top_k, filter_text)
+            samples.append((time.perf_counter() - t0) * 1000)
+            counts.append(len(ids))
+    return {
+        "top_k": top_k,
+        "filter": filter_text,
+        **summary(samples),
+        "results_per_call": sorted(set(counts)),
+        "full_pages": sum(c == top_k for c in counts),
+        "calls": len(counts),
+        "samples_ms": [round(x, 3) for x in samples],
+    }
+
+
+# --------------------------------------------------------------------------------------
+# Scenario: a selective filter (1% of the namespace matches)
+
+
+def measure_filtered(
+    service: ServiceClient, data: DataSet, queries: np.ndarray, args: argparse.Namespace
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """next(10) by depth and recall with `bucket = 7` (1% of the vectors match), and an
+    ordinary filtered query(topK=10) for comparison; returns (latency series, details).
 
     The data carries the metadata already (bucket = i % 100), so this needs no reload.
-    Depths are scaled to the matching rows."""
-    bucket = 7
-    filter_text = f"bucket = {bucket}"
-    matching = np.arange(len(data.vectors)) % FILTER_BUCKETS == bucket
+    Depths are scaled to the matching rows (a tenth and a half of them)."""
+    filter_text = f"bucket = {FILTER_BUCKET}"
+    matching = np.arange(len(data.vectors)) % FILTER_BUCKETS == FILTER_BUCKET
     n_match = int(matching.sum())
     depths = sorted({0, *[d for d in (n_match // 10, n_match // 2) if 0 < d < n_match - 10 * args.timed_calls]})
+    print(f"filtered ({filter_text}: {n_match} of {len(data.vectors)} match; depths {depths}) ...")
     timing = measure_ours(service, queries, depths, args, filter_text=filter_text, desc="filtered next(10)")
     k = min(args.recall_k, n_match // 2)
     recalls = []
@@ -1117,17 +1319,196 @@ def measure_filtered(service: Client, data: DataSet, queries: np.ndarray, args: 
             ids.extend(more)
         service.end(handle)
         recalls.append(len(truth.intersection(int(key[1:]) for key in ids)) / k)
-    return {
+    details = {
         "filter": filter_text,
         "matching": n_match,
-        "latency": timing,
-        "recall": {"k": k, "mean": round(float(np.mean(recalls)), 5), "min": round(float(np.min(recalls)), 5)},
+        "depths": depths,
+        "recall": {
+            "k": k,
+            "mean": round(float(np.mean(recalls)), 5),
+            "min": round(float(np.min(recalls)), 5),
+            "per_query": [round(r, 5) for r in recalls],
+        },
+        "plain_query": measure_plain_query(service, queries, args.plain_query_reps, filter_text=filter_text),
     }
+    return timing, details
 
 
-# Sparse and hybrid rows come here once the service supports sparse/hybrid resumable
-# queries (it answers "not supported yet" today): a SPARSE/HYBRID bench index and the same
-# measure_ours / measure_recall / measure_drain calls with a sparse query.
+# --------------------------------------------------------------------------------------
+# Scenario: SPARSE and HYBRID indexes
+
+
+def scaled_depths(matches: int, timed_calls: int) -> list[int]:
+    """0, 1,000, 10,000 and the deepest multiple of 1,000 the matches allow (leaving room
+    for the timed calls), each only if the matches reach it."""
+    room = matches - 10 * timed_calls - 10
+    deepest = (room // 1000) * 1000
+    return sorted({d for d in (0, 1000, 10_000, deepest) if 0 <= d <= room})
+
+
+def sparse_drain(
+    client: ServiceClient, case: SparseCase, query: SparseQuery, page: int, desc: str, *, recall_k: int
+) -> dict[str, Any]:
+    """Empty one sparse handle with next(page): every record sharing an index with the
+    query must come back exactly once, and none other; also how the first recall_k compare
+    with brute force (inner product, float64; a record within 1e-6 of the k-th counts)."""
+    products, shares = case.rows.scores(query.sparse, case.vocab)
+    expected = set(np.flatnonzero(shares).tolist())
+    t0 = time.perf_counter()
+    handle, ids = client.start(query, page)
+    calls, call_ms = 1, []
+    while True:
+        t1 = time.perf_counter()
+        more = client.next(handle, page)
+        call_ms.append((time.perf_counter() - t1) * 1000)
+        calls += 1
+        if not more:
+            break
+        ids.extend(more)
+        if len(ids) > 2 * len(case.rows):
+            break
+    elapsed = time.perf_counter() - t0
+    with contextlib.suppress(Exception):
+        client.end(handle)
+    keys = [int(key[1:]) for key in ids]
+    unique = set(keys)
+    result: dict[str, Any] = {
+        "matching": len(expected),
+        "page": page,
+        "returned": len(keys),
+        "unique": len(unique),
+        "duplicates": len(keys) - len(unique),
+        "missing": len(expected - unique),
+        "unexpected": len(unique - expected),
+        "calls": calls,
+        "seconds": round(elapsed, 3),
+        "next_call": summary(call_ms),
+    }
+    result["every_match_exactly_once"] = (
+        result["duplicates"] == 0 and result["missing"] == 0 and result["unexpected"] == 0
+    )
+    if client.weighting == "":
+        k = min(recall_k, len(expected))
+        order = np.lexsort((np.arange(len(products)), -products))
+        truth = set(order[:k].tolist())
+        kth = products[order[k - 1]]
+        result["recall_first_k"] = {
+            "k": k,
+            "recall": round(len(truth.intersection(keys[:k])) / k, 5),
+            "tolerant": round(min(1.0, float(np.sum(products[keys[:k]] >= kth - 1e-6)) / k), 5),
+        }
+    print(
+        f"  drain ({desc}): {len(keys)} returned of {len(expected)} matching, {len(unique)} unique, "
+        f"{result['missing']} missing, {result['unexpected']} unexpected, {calls} calls, {elapsed:.2f} s -> "
+        f"{'OK' if result['every_match_exactly_once'] else 'FAILED'}"
+    )
+    return result
+
+
+def hybrid_walk(client: ServiceClient, query: SparseQuery, n: int, page: int) -> dict[str, Any]:
+    """One hybrid handle emptied with next(page): the concatenated batches must hold no
+    duplicate, and (the dense side ranks every record) every record exactly once."""
+    t0 = time.perf_counter()
+    handle, ids = client.start(query, page)
+    calls, call_ms = 1, []
+    while True:
+        t1 = time.perf_counter()
+        more = client.next(handle, page)
+        call_ms.append((time.perf_counter() - t1) * 1000)
+        calls += 1
+        if not more:
+            break
+        ids.extend(more)
+        if len(ids) > 2 * n:
+            break
+    elapsed = time.perf_counter() - t0
+    with contextlib.suppress(Exception):
+        client.end(handle)
+    keys = [int(key[1:]) for key in ids]
+    unique = set(keys)
+    result = {
+        "records": n,
+        "page": page,
+        "returned": len(keys),
+        "unique": len(unique),
+        "duplicates": len(keys) - len(unique),
+        "missing": n - len(unique.intersection(range(n))),
+        "calls": calls,
+        "seconds": round(elapsed, 3),
+        "next_call": summary(call_ms),
+    }
+    result["no_duplicates"] = result["duplicates"] == 0
+    result["every_record_exactly_once"] = result["no_duplicates"] and result["missing"] == 0 and len(keys) == n
+    print(
+        f"  hybrid walk next({page}): {len(keys)} returned of {n}, {result['duplicates']} duplicates, "
+        f"{result['missing']} missing, {calls} calls, {elapsed:.2f} s -> "
+        f"{'OK' if result['every_record_exactly_once'] else 'FAILED'}"
+    )
+    return result
+
+
+def measure_sparse_hybrid(case: SparseCase, args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """next(10) by depth on the SPARSE index (plain and IDF-weighted) and on the HYBRID
+    index (RRF), a sparse drain, a hybrid walk, and ordinary queries for comparison;
+    returns (latency series by key, details)."""
+    sub = argparse.Namespace(**{**vars(args), "timed_calls": args.sparse_timed_calls})
+    n = len(case.rows)
+    matches = [int(case.rows.scores(q.sparse, case.vocab)[1].sum()) for q in case.queries]
+    sparse_depths = scaled_depths(min(matches), args.sparse_timed_calls)
+    hybrid_depths = scaled_depths(n, args.sparse_timed_calls)
+    postings = np.bincount(case.rows.indices, minlength=case.vocab)
+    details: dict[str, Any] = {
+        "records": n,
+        "vocab": case.vocab,
+        "zipf_exponent": ZIPF_EXPONENT,
+        "non_zeros_per_record": list(SPARSE_NNZ),
+        "non_zeros_per_query": list(SPARSE_QUERY_NNZ),
+        "posting_lists": {
+            "longest": int(postings.max()),
+            "median_nonempty": float(np.median(postings[postings > 0])),
+            "indices_used": int((postings > 0).sum()),
+            "top10_share_of_records": [round(int(c) / n, 3) for c in np.sort(postings)[::-1][:10]],
+        },
+        "queries": len(case.queries),
+        "matching_per_query": matches,
+        "query_selection": case.query_selection,
+        "sparse_depths": sparse_depths,
+        "hybrid_depths": hybrid_depths,
+        "fingerprint": case.fingerprint,
+    }
+    print(
+        f"sparse/hybrid ({n} records, {len(case.queries)} queries, {min(matches)}-{max(matches)} matching; "
+        f"depths {sparse_depths} / hybrid {hybrid_depths}) ..."
+    )
+    clients = {
+        "sparse": (ServiceClient(case.sparse_index, ""), sparse_depths),
+        "sparse_idf": (ServiceClient(case.sparse_index, "", weighting="IDF"), sparse_depths),
+        "hybrid": (ServiceClient(case.hybrid_index, "", fusion="RRF"), hybrid_depths),
+    }
+    # Warm up each index (its table pages and the GIN index).
+    for client, _ in clients.values():
+        handle, _ = client.start(case.queries[0], 10)
+        client.next(handle, 100)
+        client.end(handle)
+    latency: dict[str, Any] = {}
+    plain: dict[str, Any] = {}
+    for key, (client, depths) in clients.items():
+        latency[key] = measure_ours(client, case.queries, depths, sub, desc=f"{key} next(10)")
+        plain[key] = measure_plain_query(client, case.queries, args.plain_query_reps)
+    details["plain_query"] = plain
+    details["drain"] = {
+        "sparse": sparse_drain(
+            clients["sparse"][0], case, case.queries[0], 500, "sparse service", recall_k=args.recall_k
+        ),
+        "sparse_idf": sparse_drain(
+            clients["sparse_idf"][0], case, case.queries[0], 500, "sparse IDF service", recall_k=args.recall_k
+        ),
+    }
+    details["hybrid_walk"] = hybrid_walk(clients["hybrid"][0], case.queries[0], n, 500)
+    details["hybrid_duplicates_in_timed_handles"] = sum(
+        r["duplicates_within_handles"] for r in latency["hybrid"]["rows"]
+    )
+    return latency, details
 
 
 # --------------------------------------------------------------------------------------
@@ -1257,6 +1638,14 @@ SERIES = [
     ("keyset", "keyset on distance (SQL)"),
     ("milvus", "Milvus Lite search_iterator"),
 ]
+# Series on other data (their own depths): the selective filter on the main namespace, and
+# the SPARSE and HYBRID indexes. Ratios are to depth 0 of the same series.
+EXTRA_SERIES = [
+    ("filtered", "filtered bucket=7 (service)"),
+    ("sparse", "sparse (service)"),
+    ("sparse_idf", "sparse IDF (service)"),
+    ("hybrid", "hybrid RRF (service)"),
+]
 
 
 def series_rows(report: dict[str, Any], key: str) -> list[dict[str, Any]] | None:
@@ -1281,6 +1670,48 @@ def evaluate_targets(report: dict[str, Any], args: argparse.Namespace) -> dict[s
             "ratio_mean": row["ratio_mean"],
             "met": row["ratio_median"] is not None and row["ratio_median"] <= TARGET_DEPTH_RATIO,
             "met_by_mean_too": row["ratio_mean"] is not None and row["ratio_mean"] <= TARGET_DEPTH_RATIO,
+        }
+    for key, _ in EXTRA_SERIES:
+        rows = series_rows(report, key)
+        if not rows:
+            continue
+        row = rows[-1]
+        targets[f"depth_ratio_{key}"] = {
+            "target": f"median next(10) at depth {row['depth']} <= {TARGET_DEPTH_RATIO}x depth 0 (same series)",
+            "ratio_median": row["ratio_median"],
+            "ratio_mean": row["ratio_mean"],
+            "met": row["ratio_median"] is not None and row["ratio_median"] <= TARGET_DEPTH_RATIO,
+            "met_by_mean_too": row["ratio_mean"] is not None and row["ratio_mean"] <= TARGET_DEPTH_RATIO,
+        }
+    filtered = report.get("filtered")
+    if filtered:
+        targets["recall_filtered"] = {
+            "target": f"mean recall of the first {filtered['recall']['k']} matching >= {TARGET_RECALL}",
+            "mean": filtered["recall"]["mean"],
+            "min": filtered["recall"]["min"],
+            "met": filtered["recall"]["mean"] >= TARGET_RECALL,
+        }
+        plain = filtered["plain_query"]
+        short = sum(r["short_pages"] for r in report["latency"]["filtered"]["rows"])
+        targets["filtered_full_pages"] = {
+            "target": "a filtered query(topK=10) and every filtered next(10) return 10 while matches remain",
+            "plain_query_full": f"{plain['full_pages']}/{plain['calls']}",
+            "short_next_pages": short,
+            "met": plain["full_pages"] == plain["calls"] and short == 0,
+        }
+    sparse_hybrid = report.get("sparse_hybrid")
+    if sparse_hybrid:
+        for key, drain in sparse_hybrid["drain"].items():
+            targets[f"drain_{key}"] = {
+                "target": "every matching record exactly once (next(500) until [])",
+                "met": drain["every_match_exactly_once"],
+            }
+        walk = sparse_hybrid["hybrid_walk"]
+        targets["hybrid_no_duplicates"] = {
+            "target": "hybrid: concatenated batches hold no duplicate (next(500) walk and every timed handle)",
+            "walk_duplicates": walk["duplicates"],
+            "timed_handles_duplicates": sparse_hybrid["hybrid_duplicates_in_timed_handles"],
+            "met": walk["duplicates"] == 0 and sparse_hybrid["hybrid_duplicates_in_timed_handles"] == 0,
         }
     recall = report.get("recall", {})
     if "main" in recall:
@@ -1321,20 +1752,51 @@ def print_table(report: dict[str, Any], args: argparse.Namespace) -> None:
     header = f"{'series':<30} {'depth':>7} {'median ms':>10} {'x d0':>6} {'p95 ms':>9} {'mean ms':>9} {'x d0':>6} {'refills':>7}"
     print(header)
     print("-" * len(header))
-    for key, label in SERIES:
-        rows = series_rows(report, key)
-        if rows is None:
-            reason = report.get("latency", {}).get(key, {}).get("status", "skipped")
-            print(f"{label:<30} {'(' + str(reason) + ')':>7}")
+
+    def print_rows(series: list[tuple[str, str]]) -> None:
+        for key, label in series:
+            rows = series_rows(report, key)
+            if rows is None:
+                reason = report.get("latency", {}).get(key, {}).get("status", "skipped")
+                print(f"{label:<30} {'(' + str(reason) + ')':>7}")
+                continue
+            for row in rows:
+                refills = row.get("refills_in_timed_calls")
+                print(
+                    f"{label:<30} {row['depth']:>7} {fmt(row['median_ms'], 3):>10} {fmt(row['ratio_median']):>6} "
+                    f"{fmt(row['p95_ms'], 3):>9} {fmt(row['mean_ms'], 3):>9} {fmt(row['ratio_mean']):>6} "
+                    f"{'' if refills is None else refills:>7}"
+                )
+                label = ""
+
+    print_rows(SERIES)
+    extra = [(k, label) for k, label in EXTRA_SERIES if series_rows(report, k)]
+    if extra:
+        print()
+        print("other data, own depths (ratios to depth 0 of the same series):")
+        print(header)
+        print("-" * len(header))
+        print_rows(extra)
+    print()
+    print("start (topK=10) vs an ordinary query(topK=10), median ms:")
+    plain = report.get("plain_query", {})
+    sparse_plain = report.get("sparse_hybrid", {}).get("plain_query", {})
+    for label, start_key, reference in (
+        ("dense", "ours_service", plain.get("unfiltered")),
+        ("dense, bucket = 7", "filtered", plain.get("filtered")),
+        ("sparse", "sparse", sparse_plain.get("sparse")),
+        ("sparse IDF", "sparse_idf", sparse_plain.get("sparse_idf")),
+        ("hybrid RRF", "hybrid", sparse_plain.get("hybrid")),
+    ):
+        start = report.get("latency", {}).get(start_key, {}).get("start")
+        if not start or not reference:
             continue
-        for row in rows:
-            refills = row.get("refills_in_timed_calls")
-            print(
-                f"{label:<30} {row['depth']:>7} {fmt(row['median_ms'], 3):>10} {fmt(row['ratio_median']):>6} "
-                f"{fmt(row['p95_ms'], 3):>9} {fmt(row['mean_ms'], 3):>9} {fmt(row['ratio_mean']):>6} "
-                f"{'' if refills is None else refills:>7}"
-            )
-            label = ""
+        ratio = start["median_ms"] / reference["median_ms"] if reference.get("median_ms") else None
+        print(
+            f"  {label:<18} start {fmt(start['median_ms'], 1):>8}  query {fmt(reference['median_ms'], 1):>8}"
+            f"  ({fmt(ratio)}x; query returned {reference['results_per_call']} results per call,"
+            f" {reference['full_pages']}/{reference['calls']} full)"
+        )
     walk = report.get("walk")
     if walk:
         print()
@@ -1354,6 +1816,29 @@ def print_table(report: dict[str, Any], args: argparse.Namespace) -> None:
                 f"recall of first {value['k']} ({key}): mean {value['mean']:.4f}, min {value['min']:.4f} "
                 f"(tolerant mean {value['mean_tolerant']:.4f})"
             )
+    filtered = report.get("filtered")
+    if filtered:
+        r = filtered["recall"]
+        short = sum(row["short_pages"] for row in report["latency"]["filtered"]["rows"])
+        print(
+            f"recall of first {r['k']} ({filtered['filter']}, {filtered['matching']} match): mean {r['mean']:.4f}, "
+            f"min {r['min']:.4f}; short next(10) pages: {short}"
+        )
+    sparse_hybrid = report.get("sparse_hybrid")
+    if sparse_hybrid:
+        for key, drain in sparse_hybrid["drain"].items():
+            rk = drain.get("recall_first_k")
+            print(
+                f"drain ({key}, next(500)): {drain['returned']} of {drain['matching']} matching, "
+                f"{drain['duplicates']} duplicates, {drain['missing']} missing, {drain['unexpected']} unexpected"
+                + (f"; first {rk['k']} vs brute force {rk['recall']:.4f} (tolerant {rk['tolerant']:.4f})" if rk else "")
+            )
+        walk = sparse_hybrid["hybrid_walk"]
+        print(
+            f"hybrid walk (next(500)): {walk['returned']} of {walk['records']}, {walk['duplicates']} duplicates, "
+            f"{walk['missing']} missing; duplicates in the timed handles: "
+            f"{sparse_hybrid['hybrid_duplicates_in_timed_handles']}"
+        )
     milvus = report.get("latency", {}).get("milvus", {})
     if milvus.get("status") == "ok" and milvus.get("recall_first_k", {}).get("mean") is not None:
         rk = milvus["recall_first_k"]
@@ -1374,7 +1859,12 @@ def plot(report: dict[str, Any], path: Path) -> str | None:
         import matplotlib.pyplot as plt
     except Exception as error:
         return f"{type(error).__name__}: {error}"
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
+    extra = [(k, label) for k, label in EXTRA_SERIES if series_rows(report, k)]
+    if extra:
+        fig, axes = plt.subplots(2, 2, figsize=(13, 10))
+        (left, right), (left2, right2) = axes
+    else:
+        fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
     styles = {
         "ours_service": ("tab:blue", "o", "-"),
         "ours_http": ("tab:cyan", "s", "-"),
@@ -1419,6 +1909,46 @@ def plot(report: dict[str, Any], path: Path) -> str | None:
     right.set_title("next(10) latency (median; dotted: mean)")
     left.legend(fontsize=8)
     right.legend(fontsize=8)
+    if extra:
+        extra_styles = {
+            "filtered": ("tab:purple", "o"),
+            "sparse": ("tab:brown", "s"),
+            "sparse_idf": ("tab:pink", "^"),
+            "hybrid": ("tab:olive", "D"),
+        }
+        for key, label in extra:
+            rows = [r for r in series_rows(report, key) or [] if r.get("median_ms") is not None]
+            color, marker = extra_styles[key]
+            depths = [r["depth"] for r in rows]
+            left2.plot(depths, [r["ratio_median"] for r in rows], marker=marker, color=color, label=label)
+            right2.plot(depths, [r["median_ms"] for r in rows], marker=marker, color=color, label=label)
+            right2.plot(
+                depths,
+                [r["mean_ms"] for r in rows],
+                marker=marker,
+                linestyle=":",
+                color=color,
+                alpha=0.5,
+                label=f"{label}, mean",
+            )
+        left2.axhline(
+            TARGET_DEPTH_RATIO, color="grey", linestyle="--", linewidth=1, label=f"target {TARGET_DEPTH_RATIO}x"
+        )
+        sh = report.get("sparse_hybrid", {})
+        for axis in (left2, right2):
+            axis.set_xscale("symlog", linthresh=100)
+            axis.set_xlim(left=-10)
+            axis.set_yscale("log")
+            axis.set_xlabel("depth (results already returned)")
+            axis.grid(True, which="both", alpha=0.3)
+        left2.set_ylabel("median next(10) latency / depth 0's")
+        left2.set_title("filter (1% match), SPARSE, HYBRID: ratio to depth 0")
+        right2.set_ylabel("next(10) latency, ms")
+        right2.set_title(
+            "filter, SPARSE, HYBRID" + (f" ({sh['records']:,} records)" if sh else "") + ": median (dotted: mean)"
+        )
+        left2.legend(fontsize=8)
+        right2.legend(fontsize=8)
     fig.suptitle(
         f"Resumable queries: {params['vectors']:,} vectors x {params['dim']} dims, COSINE, HNSW, "
         f"{params['queries']} queries x {params['timed_calls']} calls per depth"
@@ -1435,6 +1965,11 @@ def plot(report: dict[str, Any], path: Path) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.replot:
+        report = json.loads(args.replot.read_text())
+        error = plot(report, args.replot.with_suffix(".png"))
+        print(error or f"wrote {args.replot.with_suffix('.png')}")
+        return 1 if error else 0
     args.progress = not args.no_progress
     args.shared_database = bool(os.environ.get("DATABASE_URL"))
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -1469,6 +2004,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             "exact_search_max_vectors": settings.VECSITE_EXACT_SEARCH_MAX_VECTORS,
             "quick": args.quick,
             "load_mode": args.load_mode,
+            "filtered": args.filtered,
+            "sparse": None
+            if args.no_sparse
+            else {
+                "records": args.sparse_records,
+                "vocab": args.sparse_vocab,
+                "zipf_exponent": ZIPF_EXPONENT,
+                "non_zeros_per_record": list(SPARSE_NNZ),
+                "non_zeros_per_query": list(SPARSE_QUERY_NNZ),
+                "queries": args.sparse_queries,
+                "timed_calls": args.sparse_timed_calls,
+            },
+            "plain_query_reps": args.plain_query_reps,
         },
         "database": db_info,
         "machine": machine_info(),
@@ -1482,8 +2030,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     main_fp = fingerprint("main", args.seed, args.vectors, args.dim, args.clusters)
     drain_fp = fingerprint("drain", args.seed, args.drain_vectors, args.exact_vectors, args.dim, args.clusters)
     main_name, drain_name = f"bench-main-{main_fp}", f"bench-drain-{drain_fp}"
+    sparse_fp = fingerprint(
+        "sparse",
+        SPARSE_GENERATOR_VERSION,
+        ZIPF_EXPONENT,
+        SPARSE_NNZ,
+        args.seed,
+        args.sparse_records,
+        args.sparse_vocab,
+        args.vectors,
+        args.dim,
+        args.clusters,
+    )
+    sparse_name, hybrid_name = f"bench-sparse-{sparse_fp}", f"bench-hybrid-{sparse_fp}"
+    wanted = {main_name, drain_name} | (set() if args.no_sparse else {sparse_name, hybrid_name})
     if not args.shared_database:
-        stale = delete_bench_indexes(keep={main_name, drain_name})
+        # A --quick run leaves the full run's data sets alone (they take minutes to load).
+        stale = [] if args.quick else delete_bench_indexes(keep=wanted)
         if stale:
             print(f"  removed stale bench indexes: {', '.join(stale)}")
     vectors, labels = make_vectors(args.seed, args.vectors, args.dim, args.clusters)
@@ -1504,10 +2067,55 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         created = [main_name, drain_name]
         report["data"] = {"main": {"index": main_name, **main_load}, "drain": {"index": drain_name, **drain_load}}
+        sparse_case = None
+        if not args.no_sparse:
+            n = args.sparse_records
+            t0 = time.perf_counter()
+            sparse_rows = make_sparse(args.seed, n, args.sparse_vocab, SPARSE_NNZ, stream=11)
+            # Deep paging needs broad queries: of candidates drawn from the same distribution,
+            # keep the first ones matching at least half the records (most do: the skew puts
+            # common indices in most queries); a narrow one would cap every series' depths.
+            candidates = make_sparse(args.seed, 8 * args.sparse_queries, args.sparse_vocab, SPARSE_QUERY_NNZ, 12)
+            candidate_matches = [
+                int(sparse_rows.scores(candidates.row(i), args.sparse_vocab)[1].sum()) for i in range(len(candidates))
+            ]
+            broad = [i for i, m in enumerate(candidate_matches) if m >= n // 2]
+            chosen = (broad + [i for i in range(len(candidates)) if i not in broad])[: args.sparse_queries]
+            query_selection = {
+                "rule": "first candidate queries matching at least half the records",
+                "candidates_drawn": len(candidates),
+                "candidates_matching": candidate_matches,
+                "chosen": chosen,
+            }
+            generate_seconds = round(time.perf_counter() - t0, 2)
+            part = {"": (vectors[:n], labels[:n])}
+            sparse_index, sparse_load = ensure_index(
+                sparse_name, args.dim, part, args, index_type="SPARSE", sparse=sparse_rows
+            )
+            created.append(sparse_name)
+            hybrid_index, hybrid_load = ensure_index(
+                hybrid_name, args.dim, part, args, index_type="HYBRID", sparse=sparse_rows
+            )
+            created.append(hybrid_name)
+            report["data"]["sparse"] = {"index": sparse_name, "generate_seconds": generate_seconds, **sparse_load}
+            report["data"]["hybrid"] = {"index": hybrid_name, **hybrid_load}
+            sparse_case = SparseCase(
+                sparse_index=sparse_index,
+                hybrid_index=hybrid_index,
+                rows=sparse_rows,
+                queries=[
+                    SparseQuery(sparse=candidates.row(c), dense=queries[i % len(queries)]) for i, c in enumerate(chosen)
+                ],
+                query_selection=query_selection,
+                vocab=args.sparse_vocab,
+                fingerprint=sparse_fp,
+            )
         if args.load_only:
             print(json.dumps(report["data"], indent=1))
             return 0
-        return run_scenarios(args, report, main_index, drain_index, main_data, drain_data, exact_data, queries, started)
+        return run_scenarios(
+            args, report, main_index, drain_index, main_data, drain_data, exact_data, queries, started, sparse_case
+        )
     finally:
         if args.shared_database and created:
             deleted = delete_bench_indexes(keep=set(), only=set(created))
@@ -1524,6 +2132,7 @@ def run_scenarios(
     exact_data: DataSet,
     queries: np.ndarray,
     started: float,
+    sparse_case: SparseCase | None = None,
 ) -> int:
     from search.models import Namespace
     from search.services.indexes import index_rotate_tokens
@@ -1606,8 +2215,28 @@ def run_scenarios(
     drain_service = ServiceClient(drain_index, drain_data.namespace)
     report.setdefault("drain", {})["service"] = measure_drain(drain_service, drain_data, queries[0], 500, "service")
 
+    # --- ordinary queries (what the start call is compared with) ------------------------------
+    report["plain_query"] = {"unfiltered": measure_plain_query(service, queries, args.plain_query_reps)}
+
+    # --- selective filter --------------------------------------------------------------------
     if args.filtered:
-        report["filtered"] = measure_filtered(service, main_data, queries, args)
+        try:
+            report["latency"]["filtered"], report["filtered"] = measure_filtered(service, main_data, queries, args)
+            report["plain_query"]["filtered"] = report["filtered"]["plain_query"]
+        except Exception as error:  # keep the rest of the run's figures
+            report["latency"]["filtered"] = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
+            report["notes"].append(f"filtered phase failed: {traceback.format_exc()}")
+            print(f"  filtered phase failed: {error}")
+
+    # --- SPARSE and HYBRID indexes -----------------------------------------------------------
+    if sparse_case is not None:
+        try:
+            latency, report["sparse_hybrid"] = measure_sparse_hybrid(sparse_case, args)
+            report["latency"].update(latency)
+        except Exception as error:
+            report["latency"]["sparse"] = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
+            report["notes"].append(f"sparse/hybrid phase failed: {traceback.format_exc()}")
+            print(f"  sparse/hybrid phase failed: {error}")
 
     # --- report ----------------------------------------------------------------------------
     report["targets"] = evaluate_targets(report, args)
