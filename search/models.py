@@ -215,7 +215,14 @@ class ResumableCandidate(models.Model):
 
     class Meta:
         # Marking a fused batch's winners as returned finds them by vector in both buffers.
-        indexes = [models.Index(fields=["query", "vector_id"], name="rq_candidate_vector")]
+        indexes = [
+            models.Index(fields=["query", "vector_id"], name="rq_candidate_vector"),
+            # A fused query reads each side's next candidates not yet returned: this index
+            # holds only those, so the read stays O(k) however many were returned ahead.
+            models.Index(
+                fields=["query", "component", "position"], condition=Q(returned=False), name="rq_candidate_open"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.query_id}#{self.position}"
