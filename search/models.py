@@ -204,7 +204,10 @@ class ResumableCandidate(models.Model):
         SPARSE = "s"
 
     pk = models.CompositePrimaryKey("query_id", "component", "position")
-    query = models.ForeignKey(ResumableQuery, on_delete=models.CASCADE, related_name="candidates")
+    # No index of its own: the primary key starts with the query, and a lone query_id index
+    # is what the planner picks on a freshly grown buffer (stale statistics), scanning
+    # the whole buffer instead of the indexes below.
+    query = models.ForeignKey(ResumableQuery, on_delete=models.CASCADE, related_name="candidates", db_index=False)
     component = models.CharField(max_length=1, choices=Component.choices, default=Component.DENSE)
     position = models.PositiveIntegerField()
     # Hybrid queries fuse both components per batch: a vector handed out through one

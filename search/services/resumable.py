@@ -39,6 +39,7 @@ from search.services.search import (
 # row is the cost, not keeping a few), so the first chunk is generous.
 FIRST_CHUNK = 1_000
 MAX_CHUNK = 10_000
+ANALYZE_AFTER_ROWS = 2_000
 # What `next` changes on the handle row: saving only these keeps the query vector unwritten.
 PROGRESS_FIELDS = [
     "last_used_at",
@@ -311,6 +312,11 @@ def _refill(query: ResumableQuery, plan: SearchPlan, progress: _Progress, *, wan
                 query.pk,
             ],
         )
+    if plan.fused and len(candidates) >= ANALYZE_AFTER_ROWS:
+        # Fused buffers grow fast from nothing; with statistics from when the table was
+        # small the planner scans a whole buffer instead of using the partial index.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE search_resumablecandidate")
     progress.set(
         buffered=progress.buffered + len(candidates),
         last_vector_id=candidates[-1].pk,
