@@ -21,9 +21,7 @@ _TEXT = re.compile(r"^\{(.*)\}/(\d+)$")
 
 
 def to_db(value: SparseValue) -> SparseVector:
-    return SparseVector(
-        {i: v for i, v in zip(value.indices, value.values, strict=True) if v != 0.0}, SPARSE_DIMENSIONS
-    )
+    return SparseVector({i: v for i, v in zip(value.indices, value.values, strict=True) if v != 0.0}, SPARSE_DIMENSIONS)
 
 
 def non_zero_indices(value: SparseValue) -> list[int]:
