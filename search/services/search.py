@@ -145,6 +145,10 @@ def dense_candidates(
                 "SET LOCAL hnsw.ef_search = %s", [min(HNSW_MAX_EF_SEARCH, max(settings.VECSITE_HNSW_EF_SEARCH, limit))]
             )
             cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            # We chose the index for this namespace (by its size); keep the planner from
+            # trading it for a full sort on cost estimates that do not know the dimension.
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_sort = off")
             cursor.execute("SET LOCAL hnsw.max_scan_tuples = %s", [max(20_000, 20 * limit)])
             rows = list(queryset.order_by("distance").values_list("pk", "distance")[:limit])
         rows.sort(key=lambda row: (row[1], row[0]))  # relaxed order: restore strict order, ties by pk
