@@ -68,35 +68,34 @@ class UpsertDataItemSerializer(serializers.Serializer):
     metadata = MetadataField(required=False, allow_null=True)
 
 
-class QuerySerializer(IncludeMixin):
-    vector = DenseVectorField(required=False, allow_null=True)
-    sparseVector = SparseVectorInputField(required=False, allow_null=True)
+class QueryOptionsSerializer(IncludeMixin):
+    """What vector and data queries share: how many, which, and how to weigh and fuse."""
+
     topK = top_k_field(required=False, allow_null=True, default=10)
     filter = StrictCharField(required=False, allow_null=True, allow_blank=True, default="", trim_whitespace=False)
     weightingStrategy = serializers.ChoiceField(choices=["IDF"], required=False, allow_null=True)
     fusionAlgorithm = serializers.ChoiceField(choices=["RRF", "DBSF"], required=False, allow_null=True)
     queryMode = serializers.ChoiceField(choices=["HYBRID", "DENSE", "SPARSE"], required=False, allow_null=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # null means absent: apply the defaults to explicit nulls too.
+        attrs["topK"] = attrs.get("topK") or 10
+        attrs["filter"] = attrs.get("filter") or ""
+        return attrs
+
+
+class QuerySerializer(QueryOptionsSerializer):
+    vector = DenseVectorField(required=False, allow_null=True)
+    sparseVector = SparseVectorInputField(required=False, allow_null=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("vector") is None and attrs.get("sparseVector") is None:
             raise serializers.ValidationError({"vector": "a query needs a vector or a sparseVector"})
-        attrs["topK"] = attrs.get("topK") or 10
-        attrs["filter"] = attrs.get("filter") or ""
-        return attrs
+        return super().validate(attrs)
 
 
-class QueryDataSerializer(IncludeMixin):
+class QueryDataSerializer(QueryOptionsSerializer):
     data = DataField()
-    topK = top_k_field(required=False, allow_null=True, default=10)
-    filter = StrictCharField(required=False, allow_null=True, allow_blank=True, default="", trim_whitespace=False)
-    weightingStrategy = serializers.ChoiceField(choices=["IDF"], required=False, allow_null=True)
-    fusionAlgorithm = serializers.ChoiceField(choices=["RRF", "DBSF"], required=False, allow_null=True)
-    queryMode = serializers.ChoiceField(choices=["HYBRID", "DENSE", "SPARSE"], required=False, allow_null=True)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        attrs["topK"] = attrs.get("topK") or 10
-        attrs["filter"] = attrs.get("filter") or ""
-        return attrs
 
 
 class MaxIdleMixin(serializers.Serializer):
