@@ -413,7 +413,7 @@ def load_index(
     from tqdm import tqdm
 
     from search.models import Index
-    from search.services.indexes import _create_hnsw_index, index_create, index_delete
+    from search.services.indexes import IndexSpec, _create_hnsw_index, index_create, index_delete
     from search.services.records import RecordInput
     from search.services.vectors import vectors_upsert
 
@@ -421,7 +421,7 @@ def load_index(
     if existing is not None:
         index_delete(index=existing)
     credentials = index_create(
-        name=name, dimension=dim, similarity="COSINE", index_type=index_type, max_active_queries=10_000
+        IndexSpec(name=name, dimension=dim, similarity="COSINE", index_type=index_type, max_active_queries=10_000)
     )
     index = credentials.index
     report: dict[str, Any] = {"mode": mode, "batch": batch, "index_type": index_type}
@@ -527,54 +527,44 @@ class ServiceClient(Client):
             return dense, query.sparse
         return query.tolist(), None
 
-    def start(self, vector: np.ndarray | SparseQuery, top_k: int, filter_text: str = "") -> tuple[str, list[str]]:
-        from search.services.records import Include
-        from search.services.resumable import resumable_query_start
+    def spec(self, vector: np.ndarray | SparseQuery, top_k: int, filter_text: str) -> Any:
+        from search.filtering import CompiledFilter
+        from search.models import Fusion, Weighting
+        from search.services.specs import QuerySpec
 
         dense, sparse = self.parts(vector)
-        handle, records = resumable_query_start(
-            index=self.index,
+        return QuerySpec(
             namespace=self.namespace,
             vector=dense,
             sparse=sparse,
             top_k=top_k,
-            include=Include(),
-            filter_text=filter_text,
-            max_idle=3600,
-            weighting=self.weighting if sparse is not None else "",
-            fusion=self.fusion if dense is not None and sparse is not None else "",
+            filter=CompiledFilter.compile(filter_text) if filter_text else None,
+            weighting=Weighting(self.weighting) if self.weighting and sparse is not None else None,
+            fusion=Fusion(self.fusion or "RRF"),
         )
-        return str(handle), [r.id for r in records]
+
+    def start(self, vector: np.ndarray | SparseQuery, top_k: int, filter_text: str = "") -> tuple[str, list[str]]:
+        from search.services.resumable import resumable_query_start
+
+        batch = resumable_query_start(index=self.index, spec=self.spec(vector, top_k, filter_text), max_idle=3600)
+        return str(batch.handle), [r.id for r in batch.records]
 
     def query(self, vector: np.ndarray | SparseQuery, top_k: int, filter_text: str = "") -> list[str]:
         """An ordinary (not resumable) query, through the service layer."""
-        from search.services.records import Include
-        from search.services.search import query
+        from search.services.query import query
 
-        dense, sparse = self.parts(vector)
-        records = query(
-            index=self.index,
-            namespace=self.namespace,
-            vector=dense,
-            sparse=sparse,
-            top_k=top_k,
-            include=Include(),
-            filter_text=filter_text,
-            weighting=(self.weighting or None) if sparse is not None else None,
-            fusion=(self.fusion or None) if dense is not None and sparse is not None else None,
-        )
-        return [r.id for r in records]
+        return [r.id for r in query(index=self.index, spec=self.spec(vector, top_k, filter_text))]
 
     def next(self, handle: str, k: int) -> list[str]:
         from search.services.resumable import resumable_query_next
 
-        _, records = resumable_query_next(index=self.index, uuid=uuid_module.UUID(handle), additional_k=k)
-        return [r.id for r in records]
+        batch = resumable_query_next(index=self.index, handle=uuid_module.UUID(handle), additional_k=k)
+        return [r.id for r in batch.records]
 
     def end(self, handle: str) -> None:
         from search.services.resumable import resumable_query_end
 
-        resumable_query_end(index=self.index, uuid=uuid_module.UUID(handle))
+        resumable_query_end(index=self.index, handle=uuid_module.UUID(handle))
 
 
 class HttpClient(Client):
@@ -648,7 +638,7 @@ def instrument_refills() -> None:
     def timed_refill(*args: Any, **kwargs: Any) -> Any:
         holder = _buffer_holder(args)
         before = holder.buffered if holder is not None else 0
-        kind = "first" if holder is None or holder.last_vector_id is None else "continue"
+        kind = "first" if holder is None or getattr(holder, "last", None) is None else "continue"
         t0 = time.perf_counter()
         try:
             return original(*args, **kwargs)
@@ -685,8 +675,11 @@ def sql_trace() -> Iterator[list[dict[str, Any]]]:
 def buffer_state(handle: str) -> tuple[int, int]:
     from search.models import ResumableQuery
 
-    row = ResumableQuery.objects.filter(uuid=handle).values_list("buffered", "consumed").first()
-    return (row[0], row[1]) if row else (-1, -1)
+    row = ResumableQuery.objects.filter(uuid=handle).first()
+    if row is None:
+        return (-1, -1)
+    side = row.progress.dense if row.query_vector is not None else row.progress.sparse
+    return (side.buffered, side.consumed)
 
 
 # --------------------------------------------------------------------------------------

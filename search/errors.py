@@ -1,18 +1,27 @@
-"""Errors the services raise; the API turns each into the Upstash error envelope."""
+"""Errors the services raise. Each keeps the field it is about apart from its message,
+so that each edge shows them its own way: the API and the commands as `field: message`
+(`str(error)`), forms beside the field."""
 
 from __future__ import annotations
+
+from typing import Self
 
 
 class ServiceError(Exception):
     status = 400
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
         self.field = field
-        super().__init__(f"{field}: {message}" if field else message)
 
-    @property
-    def message(self) -> str:
-        return str(self)
+    def at(self, position: int) -> Self:
+        """The same error for the item at `position` of a batch: `[2].vector`."""
+        field = f"[{position}].{self.field}" if self.field else f"[{position}]"
+        return type(self)(self.message, field=field)
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
 
 
 class InvalidInput(ServiceError):

@@ -4,19 +4,10 @@ from __future__ import annotations
 
 from django import forms
 
-from search.errors import InvalidInput
-from search.services.search import compile_filter
+from search.filtering import CompiledFilter, FilterError
 
 MAX_QUERY_CHARS = 500
 MAX_FILTER_CHARS = 2000
-
-
-def readable_filter_error(error: InvalidInput) -> str:
-    """'filter: unexpected token ...' as a sentence: the field is shown beside it already."""
-    message = error.message
-    while message.startswith("filter: "):
-        message = message[len("filter: ") :]
-    return message[:1].upper() + message[1:]
 
 
 class SearchForm(forms.Form):
@@ -27,13 +18,17 @@ class SearchForm(forms.Form):
     )
     filter = forms.CharField(label="Metadata filter", max_length=MAX_FILTER_CHARS, required=False)
 
-    def clean_filter(self) -> str:
+    def clean_filter(self) -> CompiledFilter:
+        """The filter compiled once, here; its error is shown beside the field."""
         text: str = self.cleaned_data["filter"]
         try:
-            compile_filter(text)
-        except InvalidInput as error:
-            raise forms.ValidationError(readable_filter_error(error), code="invalid_filter") from None
-        return text
+            return CompiledFilter.compile(text)
+        except FilterError as error:
+            raise forms.ValidationError(sentence(error.detail), code="invalid_filter") from None
+
+
+def sentence(message: str) -> str:
+    return message[:1].upper() + message[1:]
 
 
 class HandleForm(forms.Form):

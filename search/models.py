@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -12,6 +14,22 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from pgvector.django import SparseVectorField, VectorField
+
+from search.errors import InvalidInput, SemanticError
+from search.progress import Progress, ProgressField
+from search.querysets import VectorQuerySet
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from search.services.records import SparseValue
+
+# pgvector builds HNSW over `vector` up to 2,000 dimensions and over `halfvec` up to
+# 4,000; beyond 2,000 the approximate scan runs on halfvec and results are rescored.
+HNSW_VECTOR_MAX_DIM = 2000
+HNSW_HALFVEC_MAX_DIM = 4000
+# Half the smallest float32 subnormal (2**-149): doubles up to it round to 0 in float32.
+FLOAT32_ZERO_BELOW = 2.0**-150
 
 
 class Similarity(models.TextChoices):
@@ -24,6 +42,40 @@ class IndexType(models.TextChoices):
     DENSE = "DENSE"
     SPARSE = "SPARSE"
     HYBRID = "HYBRID"
+
+
+class Fusion(models.TextChoices):
+    """How a hybrid query merges its dense and sparse results (docs/api.md#hybrid-fusion)."""
+
+    RRF = "RRF", "RRF"
+    DBSF = "DBSF", "DBSF"
+
+
+class Weighting(models.TextChoices):
+    IDF = "IDF", "IDF"
+
+
+class QueryMode(models.TextChoices):
+    """Which parts of a text query a HYBRID index searches."""
+
+    HYBRID = "HYBRID"
+    DENSE = "DENSE"
+    SPARSE = "SPARSE"
+
+
+class Component(models.TextChoices):
+    """A side of a search: dense vectors or sparse vectors."""
+
+    DENSE = "d", "dense"
+    SPARSE = "s", "sparse"
+
+
+class PartsUse(Enum):
+    """What the vector parts are for, which decides the rules of `Index.check_parts`."""
+
+    QUERY = "query"
+    RECORD = "record"
+    UPDATE = "update"
 
 
 def default_max_active_queries() -> int:
@@ -74,6 +126,57 @@ class Index(models.Model):
     def hnsw_index_name(self) -> str:
         return f"search_vector_hnsw_{self.pk}"
 
+    @property
+    def ann_vector_type(self) -> str:
+        """The type the HNSW index stores: `vector`, or `halfvec` past 2,000 dimensions."""
+        assert self.dimension is not None
+        return "vector" if self.dimension <= HNSW_VECTOR_MAX_DIM else "halfvec"
+
+    @property
+    def has_models(self) -> bool:
+        return bool(self.embedding_model or self.sparse_embedding_model)
+
+    def check_parts(
+        self, vector: Sequence[float] | None, sparse: SparseValue | None, *, use: PartsUse, field: str = ""
+    ) -> None:
+        """The vector parts a query, a record or an update may carry on this index type
+        (docs/api.md#index-types): a record has exactly the parts of its type, a query at
+        least one of them, an update of a HYBRID index both or neither."""
+        vector_field = f"{field}.vector" if field else "vector"
+        sparse_field = f"{field}.sparseVector" if field else "sparseVector"
+        if use is PartsUse.QUERY and vector is None and sparse is None:
+            raise InvalidInput("a query needs a vector or a sparseVector", field=vector_field)
+        if vector is not None:
+            if not self.has_dense:
+                message = (
+                    "a SPARSE index is queried with sparseVector, not vector"
+                    if use is PartsUse.QUERY
+                    else "this SPARSE index takes no dense vector"
+                )
+                raise SemanticError(message, field=vector_field)
+            self.check_dense(vector, field=vector_field)
+        elif use is PartsUse.RECORD and self.has_dense:
+            raise SemanticError(f"this {self.index_type} index needs a dense vector", field=vector_field)
+        if sparse is not None:
+            if not self.has_sparse:
+                message = (
+                    "a DENSE index is queried with vector, not sparseVector"
+                    if use is PartsUse.QUERY
+                    else "this DENSE index takes no sparse vector"
+                )
+                raise SemanticError(message, field=sparse_field)
+        elif use is PartsUse.RECORD and self.has_sparse:
+            raise SemanticError(f"this {self.index_type} index needs a sparse vector", field=sparse_field)
+        if use is PartsUse.UPDATE and self.index_type == IndexType.HYBRID and (vector is None) != (sparse is None):
+            raise SemanticError("a HYBRID index updates both vector and sparseVector, or neither", field=vector_field)
+
+    def check_dense(self, vector: Sequence[float], *, field: str) -> None:
+        if len(vector) != self.dimension:
+            raise SemanticError(f"Invalid vector dimension: {len(vector)}, expected: {self.dimension}", field=field)
+        # Judge the float32 values that get stored: [1e-46, 1e-46] is a zero vector there.
+        if self.similarity == Similarity.COSINE and not any(abs(x) > FLOAT32_ZERO_BELOW for x in vector):
+            raise InvalidInput("a zero vector has no direction, so COSINE similarity is undefined for it", field=field)
+
 
 class Namespace(models.Model):
     """A partition of an index. The default namespace is the empty string and always exists."""
@@ -109,6 +212,8 @@ class Vector(models.Model):
     sparse_indices = ArrayField(models.IntegerField(), null=True, blank=True)
     metadata = models.JSONField(null=True, blank=True)
     data = models.TextField(null=True, blank=True)  # noqa: DJ001 - absent and "" differ on the wire
+
+    objects = VectorQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["namespace", "key"], name="vector_unique_key")]
@@ -147,33 +252,22 @@ class ResumableQuery(models.Model):
     # The query as resolved at start: a text query is embedded once, here.
     query_vector = VectorField(null=True, blank=True)
     query_sparse = SparseVectorField(null=True, blank=True)
+    # The filter as the client wrote it, and as compiled at start (never parsed again).
     filter = models.TextField(blank=True, default="")
+    filter_sql = models.TextField(blank=True, default="")
+    filter_params = models.JSONField(default=list, blank=True)
     include_vectors = models.BooleanField(default=False)
     include_metadata = models.BooleanField(default=False)
     include_data = models.BooleanField(default=False)
-    weighting_strategy = models.CharField(max_length=8, blank=True, default="")
-    fusion_algorithm = models.CharField(max_length=8, blank=True, default="")
-    query_mode = models.CharField(max_length=8, blank=True, default="")
+    weighting_strategy = models.CharField(max_length=8, choices=Weighting.choices, blank=True, default="")
+    fusion_algorithm = models.CharField(max_length=8, choices=Fusion.choices, blank=True, default="")
     top_k = models.PositiveIntegerField()
     max_idle = models.PositiveIntegerField(help_text="Seconds without use before the handle expires.")
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(db_index=True)
-    # Progress: how many results were handed out, how many candidates were consumed from
-    # the buffer, how many the buffer holds, and the keyset position of its last entry.
-    returned_count = models.PositiveIntegerField(default=0)
-    consumed = models.PositiveIntegerField(default=0)
-    buffered = models.PositiveIntegerField(default=0)
-    last_distance = models.FloatField(null=True, blank=True)
-    last_vector_id = models.BigIntegerField(null=True, blank=True)
-    exhausted = models.BooleanField(default=False, help_text="The search has no candidates beyond the buffer.")
-    # The same progress for the sparse side of a fused hybrid query (the fields above
-    # then describe the dense side).
-    sparse_consumed = models.PositiveIntegerField(default=0)
-    sparse_buffered = models.PositiveIntegerField(default=0)
-    sparse_last_distance = models.FloatField(null=True, blank=True)
-    sparse_last_vector_id = models.BigIntegerField(null=True, blank=True)
-    sparse_exhausted = models.BooleanField(default=False)
+    returned_count = models.PositiveIntegerField(default=0, help_text="Results handed out so far.")
+    progress: Progress = ProgressField(help_text="How far each side's candidate buffer has got.")
 
     objects = ResumableQueryQuerySet.as_manager()
 
@@ -186,7 +280,7 @@ class ResumableQuery(models.Model):
     def __str__(self) -> str:
         return str(self.uuid)
 
-    def touch(self, now=None) -> None:
+    def touch(self, now: datetime | None = None) -> None:
         now = now or timezone.now()
         self.last_used_at = now
         self.expires_at = now + timedelta(seconds=self.max_idle)
@@ -198,10 +292,6 @@ class ResumableQuery(models.Model):
 
 class ResumableCandidate(models.Model):
     """One prefetched result of a resumable query, in result order per component."""
-
-    class Component(models.TextChoices):
-        DENSE = "d"
-        SPARSE = "s"
 
     pk = models.CompositePrimaryKey("query_id", "component", "position")
     # No index of its own: the primary key starts with the query, and a lone query_id index

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+
+from django.contrib.sessions.backends.base import SessionBase
 from django.db import connection
 from django.db.utils import Error as DatabaseError
 from django.forms import Form
@@ -10,8 +13,9 @@ from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
-from search.errors import InvalidInput, NotFound, ServiceError, TooManyActiveQueries
-from search.forms import HandleForm, SearchForm, readable_filter_error
+from search.errors import NotFound, ServiceError, TooManyActiveQueries
+from search.forms import HandleForm, SearchForm
+from search.models import Index
 from search.services.page import (
     PAGE_MAX_IDLE,
     PAGE_SIZE,
@@ -19,9 +23,6 @@ from search.services.page import (
     page_search_end,
     page_search_next,
     page_search_start,
-    session_claim,
-    session_owns,
-    session_release,
 )
 
 EXPIRED_MESSAGE = (
@@ -29,6 +30,10 @@ EXPIRED_MESSAGE = (
     "Run it again to continue."
 )
 NOT_YOURS_MESSAGE = "This search does not exist, or belongs to another browser session."
+SESSION_KEY = "search_page_handles"
+# Handles one visitor may hold at once (several tabs); starting one more ends the oldest,
+# so one visitor cannot use up the index's cap on active queries.
+SESSION_MAX_HANDLES = 5
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -58,7 +63,7 @@ def search_start(request: HttpRequest) -> JsonResponse:
         return _form_errors(form)
     try:
         index = page_index()
-        batch = page_search_start(index=index, text=form.cleaned_data["q"], filter_text=form.cleaned_data["filter"])
+        batch = page_search_start(index=index, text=form.cleaned_data["q"], filter=form.cleaned_data["filter"])
     except ServiceError as error:
         return _service_error(error)
     if batch.handle is not None and not batch.done:
@@ -115,14 +120,27 @@ def _form_errors(form: Form) -> JsonResponse:
 
 
 def _service_error(error: ServiceError) -> JsonResponse:
-    if isinstance(error, InvalidInput) and error.field == "filter":
-        message = readable_filter_error(error)
-        return _error("invalid", message, status=400, errors={"filter": message})
     if isinstance(error, TooManyActiveQueries):
         return _error("busy", "Too many searches are open on the server right now. Try again in a minute.", status=429)
     # What is left is about the page's index (missing, or without a model): the server's
     # problem, not the visitor's.
-    message = str(error)
-    if error.field and message.startswith(f"{error.field}: "):
-        message = message[len(error.field) + 2 :]
-    return _error("unavailable", f"Search is not available: {message}", status=503)
+    return _error("unavailable", f"Search is not available: {error.message}", status=503)
+
+
+def session_claim(session: SessionBase, *, index: Index, handle: uuid.UUID) -> None:
+    """Record that this session owns the handle. Past SESSION_MAX_HANDLES, the session's
+    oldest searches are stopped, so one visitor cannot use up the index's cap."""
+    handles = [*session.get(SESSION_KEY, []), str(handle)]
+    session[SESSION_KEY] = handles[-SESSION_MAX_HANDLES:]
+    for old in handles[:-SESSION_MAX_HANDLES]:
+        page_search_end(index=index, handle=uuid.UUID(old))
+
+
+def session_owns(session: SessionBase, handle: uuid.UUID) -> bool:
+    return str(handle) in session.get(SESSION_KEY, [])
+
+
+def session_release(session: SessionBase, handle: uuid.UUID) -> None:
+    handles = session.get(SESSION_KEY, [])
+    if str(handle) in handles:
+        session[SESSION_KEY] = [value for value in handles if value != str(handle)]

@@ -11,7 +11,7 @@ from upstash_vector import AsyncIndex
 from upstash_vector import Index as SdkIndex
 
 from search.models import Index
-from search.services.indexes import IndexCredentials, index_create, index_delete
+from search.services.indexes import IndexCredentials, IndexSpec, index_create, index_delete
 
 
 @dataclass
@@ -69,7 +69,7 @@ def make_index(db: None) -> Iterator[Callable[..., IndexCredentials]]:
     def make(
         name: str = "test-index", dimension: int | None = 2, similarity: str = "COSINE", **kwargs: object
     ) -> IndexCredentials:
-        credentials = index_create(name=name, dimension=dimension, similarity=similarity, **kwargs)  # type: ignore[arg-type]
+        credentials = index_create(IndexSpec(name=name, dimension=dimension, similarity=similarity, **kwargs))  # type: ignore[arg-type]
         made.append(credentials.index)
         return credentials
 

@@ -24,6 +24,8 @@ from search.errors import ServiceError
 from search.models import Index, Namespace, ResumableQuery
 from search.services.indexes import (
     IndexCredentials,
+    IndexSpec,
+    index_check,
     index_create,
     index_delete,
     index_rotate_tokens,
@@ -47,12 +49,11 @@ CREATE_FIELDS = [
 FORM_FIELD_OF = {"type": "index_type", **{name: name for name in CREATE_FIELDS}}
 
 
-class IndexCreateForm(forms.ModelForm):
-    """The index is made by index_create while the form validates, so every rule the
-    service applies (dimension, models, name) shows as an error on the form. The admin
-    runs the whole POST in one transaction: nothing stays if anything later fails."""
+class IndexCreateForm(forms.ModelForm):  # type: ignore[type-arg]  # ModelForm is generic only in the stubs
+    """Validates with every rule index_create applies (dimension, models, name), so each
+    shows as an error on its field; the admin's save_model then makes the index."""
 
-    credentials: IndexCredentials | None = None
+    spec: IndexSpec | None = None
 
     class Meta:
         model = Index
@@ -64,20 +65,19 @@ class IndexCreateForm(forms.ModelForm):
             return
         data = self.cleaned_data
         try:
-            self.credentials = index_create(
-                name=data["name"],
-                dimension=data["dimension"],
-                similarity=data["similarity"],
-                index_type=data["index_type"],
-                embedding_model=data["embedding_model"],
-                sparse_embedding_model=data["sparse_embedding_model"],
-                max_active_queries=data["max_active_queries"],
+            self.spec = index_check(
+                IndexSpec(
+                    name=data["name"],
+                    dimension=data["dimension"],
+                    similarity=data["similarity"],
+                    index_type=data["index_type"],
+                    embedding_model=data["embedding_model"],
+                    sparse_embedding_model=data["sparse_embedding_model"],
+                    max_active_queries=data["max_active_queries"],
+                )
             )
         except ServiceError as error:
-            message = error.message.removeprefix(f"{error.field}: ") if error.field else error.message
-            self.add_error(FORM_FIELD_OF.get(error.field or ""), message)
-            return
-        self.instance = self.credentials.index
+            self.add_error(FORM_FIELD_OF.get(error.field or ""), error.message)
 
 
 def remember_tokens(request: HttpRequest, credentials: list[IndexCredentials], reason: str) -> None:
@@ -183,10 +183,13 @@ class IndexAdmin(admin.ModelAdmin):
             # The cap is the one editable setting; no other column is written.
             obj.save(update_fields=["max_active_queries"])
             return
-        # IndexCreateForm has made the index through index_create; its tokens are kept for
-        # exactly one display.
-        assert isinstance(form, IndexCreateForm) and form.credentials is not None
-        remember_tokens(request, [form.credentials], reason="created")
+        # The index is made by the service (tokens, HNSW index); `obj` becomes that row.
+        # Its tokens are kept for exactly one display.
+        assert isinstance(form, IndexCreateForm) and form.spec is not None
+        credentials = index_create(form.spec)
+        obj.pk = credentials.index.pk
+        obj.refresh_from_db()
+        remember_tokens(request, [credentials], reason="created")
 
     def response_add(self, request: HttpRequest, obj: Index, post_url_continue: str | None = None) -> HttpResponse:
         return HttpResponseRedirect(reverse("admin:search_index_tokens"))

@@ -23,6 +23,7 @@ from search.admin.common import (
     sparse_preview,
 )
 from search.models import ResumableQuery
+from search.progress import SideProgress
 from search.services.resumable import resumable_queries_stop
 
 
@@ -39,6 +40,13 @@ class QueryStateFilter(admin.SimpleListFilter):
         if self.value() == "expired":
             return queryset.expired()  # type: ignore[attr-defined]
         return queryset
+
+
+def side_summary(side: SideProgress) -> str:
+    """One side's buffer in words, for an operator."""
+    state = "no more candidates beyond the buffer" if side.exhausted else "more to fetch"
+    position = f"; next refill after distance {side.last.distance:.6g} (row {side.last.pk})" if side.last else ""
+    return f"{side.consumed:,} of {side.buffered:,} buffered candidates taken, {state}{position}"
 
 
 def plural(count: int) -> str:
@@ -84,7 +92,6 @@ class ResumableQueryAdmin(ReadOnlyAdmin):
                     "includes",
                     "weighting_strategy",
                     "fusion_algorithm",
-                    "query_mode",
                 ]
             },
         ),
@@ -92,23 +99,7 @@ class ResumableQueryAdmin(ReadOnlyAdmin):
             "Lifetime",
             {"fields": ["state", "created_at", "last_used_at", "idle_for", "expires_at", "expires_in", "max_idle"]},
         ),
-        (
-            "Progress",
-            {"fields": ["returned_count", "consumed", "buffered", "exhausted", "last_distance", "last_vector_id"]},
-        ),
-        (
-            "Progress of the sparse side (hybrid queries)",
-            {
-                "fields": [
-                    "sparse_consumed",
-                    "sparse_buffered",
-                    "sparse_exhausted",
-                    "sparse_last_distance",
-                    "sparse_last_vector_id",
-                ],
-                "classes": ["collapse"],
-            },
-        ),
+        ("Progress", {"fields": ["returned_count", "dense_progress", "sparse_progress"]}),
     ]
     readonly_fields = [field for _, options in fieldsets for field in options["fields"]]
 
@@ -188,6 +179,14 @@ class ResumableQueryAdmin(ReadOnlyAdmin):
     @admin.display(description="query sparse vector")
     def query_sparse_preview(self, obj: ResumableQuery) -> str:
         return sparse_preview(obj.query_sparse)
+
+    @admin.display(description="dense side")
+    def dense_progress(self, obj: ResumableQuery) -> str:
+        return side_summary(obj.progress.dense) if obj.query_vector is not None else "—"
+
+    @admin.display(description="sparse side")
+    def sparse_progress(self, obj: ResumableQuery) -> str:
+        return side_summary(obj.progress.sparse) if obj.query_sparse is not None else "—"
 
     @admin.display(description="includes")
     def includes(self, obj: ResumableQuery) -> str:

@@ -42,7 +42,7 @@ def first_error(detail: Any, path: str = "") -> str:
 
 def upstash_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ServiceError):
-        return Response(error_body(exc.message, exc.status), status=exc.status)
+        return Response(error_body(str(exc), exc.status), status=exc.status)
     if isinstance(exc, RequestDataTooBig):
         return Response(error_body(f"body: {exc or 'too large'}", 413), status=413)
     if isinstance(exc, exceptions.ParseError):

@@ -9,7 +9,9 @@ from typing import Any
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import empty
 
+from search.filtering import CompiledFilter, FilterError
 from search.services.records import SparseValue
 from search.services.sparse import MAX_NON_ZERO, SPARSE_DIMENSIONS
 
@@ -67,6 +69,28 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "string", "description": "A metadata filter (docs/api.md#metadata-filters)"})
+class FilterField(StrictCharField):
+    """A metadata filter, compiled here once: the services take the compiled form."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_blank", True)
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+    def run_validation(self, data: Any = empty) -> CompiledFilter | None:
+        text = super().run_validation(data)  # a string (blank allowed or not), or None
+        if text is None:
+            return None
+        try:
+            return CompiledFilter.compile(text)
+        except FilterError as error:
+            raise serializers.ValidationError(error.detail) from None
+
+    def to_representation(self, value: CompiledFilter) -> str:  # type: ignore[override]  # see to_internal_value
+        return value.text
 
 
 @extend_schema_field({"oneOf": [{"type": "string", "minLength": 1}, {"type": "integer"}]})

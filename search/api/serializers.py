@@ -10,6 +10,7 @@ from rest_framework import serializers
 from search.api.fields import (
     DataField,
     DenseVectorField,
+    FilterField,
     MetadataField,
     SparseVectorInputField,
     StrictBooleanField,
@@ -17,7 +18,9 @@ from search.api.fields import (
     StrictIntegerField,
     VectorIdField,
 )
-from search.services.records import Include, RecordInput
+from search.models import Fusion, QueryMode, Weighting
+from search.services.records import Include, RecordInput, RecordUpdate
+from search.services.specs import QuerySpec
 
 
 def top_k_field(**kwargs: Any) -> StrictIntegerField:
@@ -72,16 +75,32 @@ class QueryOptionsSerializer(IncludeMixin):
     """What vector and data queries share: how many, which, and how to weigh and fuse."""
 
     topK = top_k_field(required=False, allow_null=True, default=10)
-    filter = StrictCharField(required=False, allow_null=True, allow_blank=True, default="", trim_whitespace=False)
-    weightingStrategy = serializers.ChoiceField(choices=["IDF"], required=False, allow_null=True)
-    fusionAlgorithm = serializers.ChoiceField(choices=["RRF", "DBSF"], required=False, allow_null=True)
-    queryMode = serializers.ChoiceField(choices=["HYBRID", "DENSE", "SPARSE"], required=False, allow_null=True)
+    filter = FilterField(required=False, allow_null=True, default=None)
+    weightingStrategy = serializers.ChoiceField(choices=Weighting.choices, required=False, allow_null=True)
+    fusionAlgorithm = serializers.ChoiceField(choices=Fusion.choices, required=False, allow_null=True)
+    queryMode = serializers.ChoiceField(choices=QueryMode.choices, required=False, allow_null=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # null means absent: apply the defaults to explicit nulls too.
         attrs["topK"] = attrs.get("topK") or 10
-        attrs["filter"] = attrs.get("filter") or ""
         return attrs
+
+
+def query_spec(data: dict[str, Any], *, namespace: str) -> QuerySpec:
+    """A validated query (vector or data) as the spec the services take."""
+    compiled = data.get("filter")
+    return QuerySpec(
+        namespace=namespace,
+        vector=data.get("vector"),
+        sparse=data.get("sparseVector"),
+        data=data.get("data"),
+        mode=QueryMode(data.get("queryMode") or QueryMode.HYBRID),
+        top_k=data["topK"],
+        include=include_from(data),
+        filter=compiled if compiled is not None and not compiled.matches_all else None,
+        weighting=Weighting(data["weightingStrategy"]) if data.get("weightingStrategy") else None,
+        fusion=Fusion(data.get("fusionAlgorithm") or Fusion.RRF),
+    )
 
 
 class QuerySerializer(QueryOptionsSerializer):
@@ -152,7 +171,7 @@ class FetchSerializer(IncludeMixin):
 class DeleteSerializer(serializers.Serializer):
     ids = serializers.ListField(child=VectorIdField(), required=False, allow_null=True, max_length=1000)
     prefix = StrictCharField(required=False, allow_null=True, allow_blank=False, trim_whitespace=False)
-    filter = StrictCharField(required=False, allow_null=True, allow_blank=False, trim_whitespace=False)
+    filter = FilterField(required=False, allow_null=True, allow_blank=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         given = [name for name in ("ids", "prefix", "filter") if attrs.get(name) is not None]
@@ -186,3 +205,14 @@ class UpdateSerializer(serializers.Serializer):
     metadataUpdateMode = serializers.ChoiceField(
         choices=["OVERWRITE", "PATCH"], required=False, allow_null=True, default="OVERWRITE"
     )
+
+    def update_value(self) -> RecordUpdate:
+        data = self.validated_data
+        return RecordUpdate(
+            id=data["id"],
+            vector=data.get("vector"),
+            sparse=data.get("sparseVector"),
+            data=data.get("data"),
+            metadata=data.get("metadata"),
+            patch_metadata=data.get("metadataUpdateMode") == "PATCH",
+        )

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from drf_spectacular.openapi import AutoSchema
@@ -18,14 +16,15 @@ from rest_framework.views import APIView
 
 from search.api import serializers as s
 from search.api.auth import HasIndexToken, IndexTokenAuthentication
-from search.errors import InvalidInput, SemanticError, ServiceError
+from search.errors import InvalidInput
 from search.models import Index
 from search.services import info as info_service
 from search.services import namespaces as namespace_service
+from search.services import query as query_service
 from search.services import resumable as resumable_service
-from search.services import search as search_service
 from search.services import vectors as vector_service
 from search.services.records import Include, StoredRecord
+from search.services.specs import QuerySpec, ResumableBatch
 
 NAMESPACE_PARAMETER = OpenApiParameter(
     "namespace",
@@ -33,10 +32,8 @@ NAMESPACE_PARAMETER = OpenApiParameter(
     OpenApiParameter.PATH,
     description="The namespace; leave the segment out for the default namespace.",
 )
+SerializerT = TypeVar("SerializerT", bound=serializers.Serializer)
 ENVELOPE_ERROR = inline_serializer("Error", {"error": serializers.CharField(), "status": serializers.IntegerField()})
-NO_DATA_MODEL = (
-    "Embedding data for this index is not allowed. The index must be created with an embedding model to use it."
-)
 
 
 def ok(result: Any) -> Response:
@@ -60,7 +57,7 @@ def wire(record: StoredRecord, include: Include) -> dict[str, Any]:
     return out
 
 
-def validated(serializer_class: type[serializers.Serializer], data: Any) -> serializers.Serializer:
+def validated(serializer_class: type[SerializerT], data: Any) -> SerializerT:
     if not isinstance(data, dict):
         raise InvalidInput("must be a JSON object", field="body")
     serializer = serializer_class(data=data)
@@ -125,9 +122,14 @@ class IndexView(APIView):
     def namespace(self) -> str:
         return namespace_service.validate_namespace_name(self.kwargs.get("namespace") or "")
 
-    def require_embedding_model(self) -> None:
-        if not (self.index.embedding_model or self.index.sparse_embedding_model):
-            raise SemanticError(NO_DATA_MODEL)
+    def query_specs(self, serializer_class: type[serializers.Serializer]) -> tuple[list[QuerySpec], bool]:
+        """The body's queries (one object, or an array of them) as specs; the flag says
+        it was an array."""
+        items, batch = as_items(self.request.data)
+        namespace = self.namespace()
+        return [
+            s.query_spec(data, namespace=namespace) for data in validated_many(serializer_class, items, batch)
+        ], batch
 
 
 @extend_schema(
@@ -154,49 +156,26 @@ class UpsertDataView(IndexView):
     writes = True
 
     def post(self, request: Request, namespace: str = "") -> Response:
-        self.require_embedding_model()
         items, batch = as_items(request.data)
-        validated_items = validated_many(s.UpsertDataItemSerializer, items, batch)
-        from search.services import embedding as embedding_service
-
-        embedding_service.upsert_data(index=self.index, namespace=self.namespace(), items=validated_items)
+        records = [s.record_from(item) for item in validated_many(s.UpsertDataItemSerializer, items, batch)]
+        vector_service.vectors_upsert_data(index=self.index, namespace=self.namespace(), records=records)
         return ok("Success")
 
 
-@contextmanager
-def _batch_position(position: int | None) -> Iterator[None]:
-    """Name the failing query of a batch in its error, as upsert names the failing item."""
-    try:
-        yield
-    except ServiceError as error:
-        if position is None:
-            raise
-        field = f"[{position}].{error.field}" if error.field else f"[{position}]"
-        message = str(error).removeprefix(f"{error.field}: ") if error.field else str(error)
-        raise type(error)(message, field=field) from None
+def batch_result(results: list[list[StoredRecord]], specs: list[QuerySpec]) -> list[Any]:
+    """The records of each query; a one-element batch answers with a flat list, like a
+    single query (docs/api.md#query)."""
+    wired = [[wire(record, spec.include) for record in records] for records, spec in zip(results, specs, strict=True)]
+    return wired[0] if len(wired) == 1 else wired
 
 
-def _batch_result(results: list[list[dict[str, Any]]]) -> list[Any]:
-    # A one-element batch answers with a flat list, like a single query; an empty batch
-    # has nothing to answer.
-    if len(results) == 1:
-        return results[0]
-    return results
-
-
-def _run_query(view: IndexView, data: dict[str, Any], include: Include) -> list[dict[str, Any]]:
-    records = search_service.query(
-        index=view.index,
-        namespace=view.namespace(),
-        vector=data.get("vector"),
-        sparse=data.get("sparseVector"),
-        top_k=data["topK"],
-        include=include,
-        filter_text=data["filter"],
-        weighting=data.get("weightingStrategy"),
-        fusion=data.get("fusionAlgorithm"),
-    )
-    return [wire(record, include) for record in records]
+def run_queries(view: IndexView, serializer_class: type[serializers.Serializer]) -> Response:
+    specs, batch = view.query_specs(serializer_class)
+    if batch:
+        results = query_service.query_batch(index=view.index, specs=specs)
+    else:
+        results = [query_service.query(index=view.index, spec=specs[0])]
+    return ok(batch_result(results, specs))
 
 
 @extend_schema(
@@ -206,12 +185,7 @@ def _run_query(view: IndexView, data: dict[str, Any], include: Include) -> list[
 )
 class QueryView(IndexView):
     def post(self, request: Request, namespace: str = "") -> Response:
-        items, batch = as_items(request.data)
-        results = []
-        for position, query in enumerate(validated_many(s.QuerySerializer, items, batch)):
-            with _batch_position(position if batch else None):
-                results.append(_run_query(self, query, s.include_from(query)))
-        return ok(_batch_result(results))
+        return run_queries(self, s.QuerySerializer)
 
 
 @extend_schema(
@@ -221,34 +195,19 @@ class QueryView(IndexView):
 )
 class QueryDataView(IndexView):
     def post(self, request: Request, namespace: str = "") -> Response:
-        self.require_embedding_model()
-        items, batch = as_items(request.data)
-        from search.services import embedding as embedding_service
-
-        results = []
-        for position, query in enumerate(validated_many(s.QueryDataSerializer, items, batch)):
-            with _batch_position(position if batch else None):
-                resolved = embedding_service.resolve_query(index=self.index, data=query)
-                results.append(_run_query(self, resolved, s.include_from(query)))
-        return ok(_batch_result(results))
+        return run_queries(self, s.QueryDataSerializer)
 
 
-def _start_resumable(view: IndexView, data: dict[str, Any], include: Include, kind: str, text: str = "") -> Response:
-    handle, records = resumable_service.resumable_query_start(
-        index=view.index,
-        namespace=view.namespace(),
-        vector=data.get("vector"),
-        sparse=data.get("sparseVector"),
-        top_k=data["topK"],
-        include=include,
-        filter_text=data["filter"],
-        max_idle=data.get("maxIdle") or settings.VECSITE_RESUMABLE_DEFAULT_MAX_IDLE,
-        kind=kind,
-        query_text=text,
-        weighting=data.get("weightingStrategy") or "",
-        fusion=data.get("fusionAlgorithm") or "",
+def start_resumable(view: IndexView, serializer_class: type[serializers.Serializer]) -> Response:
+    data = validated(serializer_class, view.request.data).validated_data
+    batch = resumable_service.resumable_query_start(
+        index=view.index, spec=s.query_spec(data, namespace=view.namespace()), max_idle=data.get("maxIdle")
     )
-    return ok({"uuid": str(handle) if handle else "", "scores": [wire(record, include) for record in records]})
+    return ok({"uuid": str(batch.handle) if batch.handle else "", "scores": wire_batch(batch)})
+
+
+def wire_batch(batch: ResumableBatch) -> list[dict[str, Any]]:
+    return [wire(record, batch.include) for record in batch.records]
 
 
 @extend_schema(
@@ -258,8 +217,7 @@ def _start_resumable(view: IndexView, data: dict[str, Any], include: Include, ki
 )
 class ResumableQueryView(IndexView):
     def post(self, request: Request, namespace: str = "") -> Response:
-        serializer = validated(s.ResumableQuerySerializer, request.data)
-        return _start_resumable(self, serializer.validated_data, serializer.include(), kind="vector")
+        return start_resumable(self, s.ResumableQuerySerializer)
 
 
 @extend_schema(
@@ -269,13 +227,7 @@ class ResumableQueryView(IndexView):
 )
 class ResumableQueryDataView(IndexView):
     def post(self, request: Request, namespace: str = "") -> Response:
-        self.require_embedding_model()
-        serializer = validated(s.ResumableQueryDataSerializer, request.data)
-        from search.services import embedding as embedding_service
-
-        data = serializer.validated_data
-        resolved = embedding_service.resolve_query(index=self.index, data=data)
-        return _start_resumable(self, resolved, serializer.include(), kind="text", text=data["data"])
+        return start_resumable(self, s.ResumableQueryDataSerializer)
 
 
 @extend_schema(
@@ -288,10 +240,10 @@ class ResumableNextView(IndexView):
         data = validated(s.ResumableNextSerializer, request.data).validated_data
         if data["uuid"] is None:  # the query on a missing namespace: it has nothing more
             return ok([])
-        include, records = resumable_service.resumable_query_next(
-            index=self.index, uuid=data["uuid"], additional_k=data["additionalK"]
+        batch = resumable_service.resumable_query_next(
+            index=self.index, handle=data["uuid"], additional_k=data["additionalK"]
         )
-        return ok([wire(record, include) for record in records])
+        return ok(wire_batch(batch))
 
 
 @extend_schema(
@@ -303,7 +255,7 @@ class ResumableEndView(IndexView):
     def post(self, request: Request) -> Response:
         data = validated(s.ResumableEndSerializer, request.data).validated_data
         if data["uuid"] is not None:  # the query on a missing namespace never started
-            resumable_service.resumable_query_end(index=self.index, uuid=data["uuid"])
+            resumable_service.resumable_query_end(index=self.index, handle=data["uuid"])
         return ok("Success")
 
 
@@ -339,15 +291,12 @@ class DeleteView(IndexView):
         if isinstance(body, list) or isinstance(body, (str, int)) and not isinstance(body, bool):
             body = {"ids": body if isinstance(body, list) else [body]}  # the JS SDK's bare ids
         data = validated(s.DeleteSerializer, body).validated_data
-        filter_sql = search_service.compile_filter(data.get("filter")) if data.get("filter") is not None else None
-        if data.get("filter") is not None and filter_sql is None:
-            raise InvalidInput("must not be empty", field="filter")
         deleted = vector_service.vectors_delete(
             index=self.index,
             namespace=self.namespace(),
             ids=data.get("ids"),
             prefix=data.get("prefix"),
-            filter_sql=filter_sql,
+            filter=data.get("filter"),
         )
         return ok({"deleted": deleted})
 
@@ -381,23 +330,8 @@ class UpdateView(IndexView):
     writes = True
 
     def post(self, request: Request, namespace: str = "") -> Response:
-        data = validated(s.UpdateSerializer, request.data).validated_data
-        vector, sparse = data.get("vector"), data.get("sparseVector")
-        if data.get("data") is not None and (self.index.embedding_model or self.index.sparse_embedding_model):
-            # On a model index, new data re-embeds the vector(s) (spec §4.11).
-            from search.services import embedding as embedding_service
-
-            vector, sparse = embedding_service.embed_for_update(index=self.index, text=data["data"])
-        updated = vector_service.vector_update(
-            index=self.index,
-            namespace=self.namespace(),
-            id=data["id"],
-            vector=vector,
-            sparse=sparse,
-            data=data.get("data"),
-            metadata=data.get("metadata"),
-            patch_metadata=data.get("metadataUpdateMode") == "PATCH",
-        )
+        update = validated(s.UpdateSerializer, request.data).update_value()
+        updated = vector_service.vector_update(index=self.index, namespace=self.namespace(), update=update)
         return ok({"updated": 1 if updated else 0})
 
 

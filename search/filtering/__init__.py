@@ -1,5 +1,6 @@
-"""The Upstash metadata filter language (docs/upstash-rest-api.md, section 5).
+"""The Upstash metadata filter language (docs/api.md#metadata-filters).
 
+    compiled = CompiledFilter.compile("year >= 1960")  # parsed once, FilterError if bad
     node = parse_filter("year >= 1960 AND tags CONTAINS 'sf'")  # FilterError if bad
     sql, params = filter_to_sql(node, "v.metadata")  # WHERE clause over a jsonb column
     evaluate_filter(node, {"year": 1965, "tags": ["sf"]})  # the same, in Python
@@ -24,6 +25,7 @@ Choices the spec leaves open:
 from __future__ import annotations
 
 from .ast import And, CmpOp, Comparison, Contains, Glob, HasField, In, Node, Or, Path, Predicate, Segment, Value
+from .compiled import CompiledFilter
 from .errors import FilterError
 from .evaluate import evaluate_filter
 from .format import format_filter
@@ -47,6 +49,7 @@ __all__ = [
     "MAX_PATH_DEPTH",
     "And",
     "CmpOp",
+    "CompiledFilter",
     "Comparison",
     "Contains",
     "FilterError",

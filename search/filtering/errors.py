@@ -6,15 +6,22 @@ from __future__ import annotations
 class FilterError(ValueError):
     """A filter that cannot be parsed or is over a limit.
 
-    ``message`` is meant for the API client as is (it already names the position);
-    ``position`` is the 0-based character offset in the filter text, or ``None`` when
-    the problem has no single place (e.g. the whole filter is too long).
+    ``detail`` says what is wrong and where (it names the position); ``message`` is the
+    same prefixed with the field, as API clients see it. ``position`` is the 0-based
+    character offset in the filter text, or ``None`` when the problem has no single
+    place (e.g. the whole filter is too long).
     """
 
-    def __init__(self, message: str, position: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    field = "filter"
+
+    def __init__(self, detail: str, position: int | None = None) -> None:
+        super().__init__(f"{self.field}: {detail}")
+        self.detail = detail
         self.position = position
 
+    @property
+    def message(self) -> str:
+        return str(self)
+
     def __reduce__(self) -> tuple[type[FilterError], tuple[str, int | None]]:
-        return (type(self), (self.message, self.position))
+        return (type(self), (self.detail, self.position))

@@ -156,7 +156,7 @@ def compile_glob(pattern: str) -> GlobPattern:
                     prior = char
                     i += 1
             if i >= n:
-                raise GlobSyntaxError("filter: unterminated '[' in GLOB pattern", start)
+                raise GlobSyntaxError("unterminated '[' in GLOB pattern", start)
             i += 1
             tokens.append(_CharSet(negated, tuple(ranges)))
         else:

@@ -64,7 +64,7 @@ def parse_filter(text: str) -> Node | None:
     if not isinstance(text, str):
         raise TypeError("filter must be a string")
     if len(text) > MAX_FILTER_LENGTH:
-        raise FilterError(f"filter: longer than {MAX_FILTER_LENGTH} characters", None)
+        raise FilterError(f"longer than {MAX_FILTER_LENGTH} characters", None)
     if not text.strip():
         return None
     check_text(text, 0)
@@ -95,8 +95,7 @@ def _parse_tree(text: str) -> object:
                     depth += 1
                     if depth > MAX_NESTING_DEPTH:
                         raise FilterError(
-                            f"filter: parentheses nested deeper than {MAX_NESTING_DEPTH} "
-                            f"levels at position {token.start_pos}",
+                            f"parentheses nested deeper than {MAX_NESTING_DEPTH} levels at position {token.start_pos}",
                             token.start_pos,
                         )
             elif token.type == "_RPAR":
@@ -147,7 +146,7 @@ def _token_error(text: str, token: Token, expected: set[str], history: list[Toke
         words = [_DESCRIPTIONS[name] for name in names]
         listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
         hint = f" (expected {listed})"
-    return FilterError(f"filter: {what} at position {position}{hint}", position)
+    return FilterError(f"{what} at position {position}{hint}", position)
 
 
 def _syntax_error(text: str, exc: UnexpectedInput) -> FilterError:
@@ -157,10 +156,10 @@ def _syntax_error(text: str, exc: UnexpectedInput) -> FilterError:
         position = exc.pos_in_stream
         char = text[position] if position < len(text) else ""
         if char and char in "'\"":
-            return FilterError(f"filter: unterminated string starting at position {position}", position)
-        return FilterError(f"filter: unexpected character {char!r} at position {position}", position)
+            return FilterError(f"unterminated string starting at position {position}", position)
+        return FilterError(f"unexpected character {char!r} at position {position}", position)
     position = getattr(exc, "pos_in_stream", None)
-    return FilterError(f"filter: syntax error at position {position}", position)
+    return FilterError(f"syntax error at position {position}", position)
 
 
 def _shorten(text: str, limit: int = 40) -> str:
@@ -176,24 +175,24 @@ def _parse_path(token: Token) -> Path:
     while True:
         match = _NAME.match(text, i)
         if match is None:
-            raise FilterError(f"filter: expected a field name at position {start + i}", start + i)
+            raise FilterError(f"expected a field name at position {start + i}", start + i)
         segments.append(match.group())
         i = match.end()
         while i < len(text) and text[i] == "[":
             index = _INDEX.match(text, i)
             if index is None:
                 raise FilterError(
-                    f"filter: invalid array index at position {start + i} (use [N] or [#-N])",
+                    f"invalid array index at position {start + i} (use [N] or [#-N])",
                     start + i,
                 )
             digits = (index.group(1) or index.group(2)).lstrip("0") or "0"
             number = int(digits) if len(digits) <= 12 else MAX_ARRAY_INDEX + 1
             if number > MAX_ARRAY_INDEX:
-                raise FilterError(f"filter: array index too large at position {start + i}", start + i)
+                raise FilterError(f"array index too large at position {start + i}", start + i)
             if index.group(2) is not None:
                 if number == 0:
                     raise FilterError(
-                        f"filter: invalid array index at position {start + i} (#-1 is the last element)",
+                        f"invalid array index at position {start + i} (#-1 is the last element)",
                         start + i,
                     )
                 number = -number
@@ -203,13 +202,13 @@ def _parse_path(token: Token) -> Path:
             break
         if text[i] != ".":
             raise FilterError(
-                f"filter: unexpected character {text[i]!r} in field name at position {start + i}",
+                f"unexpected character {text[i]!r} in field name at position {start + i}",
                 start + i,
             )
         i += 1
     if len(segments) > MAX_PATH_DEPTH:
         raise FilterError(
-            f"filter: field path deeper than {MAX_PATH_DEPTH} segments at position {start}",
+            f"field path deeper than {MAX_PATH_DEPTH} segments at position {start}",
             start,
         )
     return tuple(segments)
@@ -231,8 +230,7 @@ def _decode_string(token: Token) -> tuple[str, list[int]]:
                 position = start + i - 1
                 sequence = "\\" + escaped
                 raise FilterError(
-                    f"filter: unsupported escape '{sequence}' at position {position} "
-                    "(only \\', \\\" and \\\\ are allowed)",
+                    f"unsupported escape '{sequence}' at position {position} (only \\', \\\" and \\\\ are allowed)",
                     position,
                 )
             chars.append(escaped)
@@ -257,7 +255,7 @@ def _literal(token: Token) -> Value:
     try:
         number = Decimal(text)
     except InvalidOperation:  # an exponent beyond even Decimal's range
-        raise FilterError(f"filter: number out of range at position {token.start_pos}", token.start_pos) from None
+        raise FilterError(f"number out of range at position {token.start_pos}", token.start_pos) from None
     check_literal(number, token.start_pos)
     if _INTEGER.fullmatch(text):
         return int(number)
@@ -289,7 +287,7 @@ class _Builder(Transformer[Token, Node]):
             compile_glob(pattern)
         except GlobSyntaxError as exc:
             position = positions[exc.offset]
-            raise FilterError(f"{exc.message} at position {position}", position) from None
+            raise FilterError(f"{exc.detail} at position {position}", position) from None
         return Glob(_parse_path(path), pattern, negated)
 
     def in_list(self, children: list[Token]) -> Node:
@@ -297,7 +295,7 @@ class _Builder(Transformer[Token, Node]):
         if len(literals) > MAX_IN_VALUES:
             position = literals[MAX_IN_VALUES].start_pos
             raise FilterError(
-                f"filter: more than {MAX_IN_VALUES} values in IN list at position {position}",
+                f"more than {MAX_IN_VALUES} values in IN list at position {position}",
                 position,
             )
         return In(_parse_path(path), tuple(_literal(token) for token in literals), negated)

@@ -162,11 +162,11 @@ def _check_path(path: Path) -> None:
     # Parsed paths are already valid; this guards trees built by hand.
     for segment in path:
         if isinstance(segment, bool) or not isinstance(segment, str | int):
-            raise FilterError(f"filter: invalid path segment {segment!r}", None)
+            raise FilterError(f"invalid path segment {segment!r}", None)
         if isinstance(segment, str):
             check_text(segment)
         elif abs(segment) > MAX_ARRAY_INDEX:
-            raise FilterError("filter: array index too large", None)
+            raise FilterError("array index too large", None)
 
 
 def _jsonpath(path: Path) -> str:

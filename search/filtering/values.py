@@ -105,10 +105,10 @@ def check_literal(literal: Value, position: int | None = None) -> None:
         return
     number = number_value(literal)
     if number is None:
-        raise FilterError(f"filter: {literal!r} is not a valid literal", position)
+        raise FilterError(f"{literal!r} is not a valid literal", position)
     if number and abs(number.adjusted()) > MAX_NUMBER_EXPONENT:
         where = "" if position is None else f" at position {position}"
-        raise FilterError(f"filter: number out of range{where}", position)
+        raise FilterError(f"number out of range{where}", position)
 
 
 def check_text(text: str, position: int | None = None) -> None:
@@ -117,7 +117,7 @@ def check_text(text: str, position: int | None = None) -> None:
         if char == "\x00" or "\ud800" <= char <= "\udfff":
             at = None if position is None else position + offset
             where = "" if at is None else f" at position {at}"
-            raise FilterError(f"filter: character U+{ord(char):04X} is not allowed{where}", at)
+            raise FilterError(f"character U+{ord(char):04X} is not allowed{where}", at)
 
 
 def literal_json(literal: Value) -> str:

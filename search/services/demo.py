@@ -15,8 +15,10 @@ from typing import Any
 
 from search.errors import SemanticError
 from search.models import Index, Namespace
-from search.services.embedding import EMBED_BATCH, upsert_data
-from search.services.indexes import index_create, index_delete
+from search.services.embedding import EMBED_BATCH
+from search.services.indexes import IndexSpec, index_create, index_delete
+from search.services.records import RecordInput
+from search.services.vectors import vectors_upsert_data
 
 DEMO_INDEX_NAME = "demo"
 DEMO_EMBEDDING_MODEL = "ALL_MINILM_L6_V2"
@@ -166,8 +168,8 @@ class DemoEntry:
     data: str
     metadata: dict[str, str]
 
-    def as_item(self) -> dict[str, Any]:
-        return {"id": self.id, "data": self.data, "metadata": self.metadata}
+    def as_record(self) -> RecordInput:
+        return RecordInput(id=self.id, data=self.data, metadata=dict(self.metadata))
 
 
 class DemoIndexWithoutModel(SemanticError):
@@ -315,7 +317,7 @@ def ensure_demo_index(*, name: str = DEMO_INDEX_NAME, recreate: bool = False) ->
         index = None
     if index is None:
         # The tokens are not shown: `rotate_tokens demo` issues a pair when someone needs them.
-        created = index_create(name=name, dimension=None, similarity="COSINE", embedding_model=DEMO_EMBEDDING_MODEL)
+        created = index_create(IndexSpec(name=name, embedding_model=DEMO_EMBEDDING_MODEL))
         return created.index, True
     if index.embedding_model != DEMO_EMBEDDING_MODEL:
         has = f"embedding model {index.embedding_model}" if index.embedding_model else "no embedding model"
@@ -342,7 +344,7 @@ def demo_load(
     updates the same records instead of adding new ones."""
     for start in range(0, len(entries), batch_size):
         batch = entries[start : start + batch_size]
-        upsert_data(index=index, namespace=DEMO_NAMESPACE, items=[entry.as_item() for entry in batch])
+        vectors_upsert_data(index=index, namespace=DEMO_NAMESPACE, records=[entry.as_record() for entry in batch])
         if on_batch is not None:
             on_batch(len(batch))
     return len(entries)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
-from typing import Any
 
 from search.embedding import UnknownModelError, bm25, get_model, get_spec
 from search.errors import InvalidInput, SemanticError
-from search.models import Index
-from search.services.records import RecordInput, SparseValue
-from search.services.vectors import vectors_upsert
+from search.models import Index, IndexType, QueryMode
+from search.services.records import SparseValue
+from search.services.specs import QuerySpec
 
 SPARSE_MODELS = {"BM25"}
 EMBED_BATCH = 64
+NO_DATA_MODEL = (
+    "Embedding data for this index is not allowed. The index must be created with an embedding model to use it."
+)
 
 
 def model_dimension(name: str) -> int:
@@ -28,22 +31,26 @@ def check_sparse_model(name: str) -> None:
         raise ValueError(f"unknown sparse embedding model {name!r}; use one of {', '.join(sorted(SPARSE_MODELS))}")
 
 
+def require_models(index: Index) -> None:
+    """Text is accepted only by an index made with an embedding model."""
+    if not index.has_models:
+        raise SemanticError(NO_DATA_MODEL)
+
+
 def embed_dense(index: Index, texts: Sequence[str]) -> list[list[float]]:
     model = get_model(index.embedding_model)
     return [row.tolist() for row in model.embed(list(texts), batch_size=EMBED_BATCH)]
 
 
-def upsert_data(*, index: Index, namespace: str, items: Sequence[dict[str, Any]]) -> None:
-    """Embed each item's `data` with the index's model(s), keep the text as `data`, upsert."""
-    texts = [item["data"] for item in items]
-    dense = embed_dense(index, texts) if index.embedding_model else [None] * len(texts)
-    sparse = [bm25.embed_document(text) for text in texts] if index.sparse_embedding_model else [None] * len(texts)
+def embed_documents(index: Index, texts: Sequence[str]) -> list[tuple[list[float] | None, SparseValue | None]]:
+    """The vector parts of records whose text is `texts`, by the index's model(s)."""
+    require_models(index)
     _require_parts(index)
-    records = [
-        RecordInput(id=item["id"], vector=vector, sparse=sparse_value, metadata=item.get("metadata"), data=item["data"])
-        for item, vector, sparse_value in zip(items, dense, sparse, strict=True)
-    ]
-    vectors_upsert(index=index, namespace=namespace, records=records)
+    dense: Sequence[list[float] | None] = embed_dense(index, texts) if index.embedding_model else [None] * len(texts)
+    sparse: Sequence[SparseValue | None] = (
+        [bm25.embed_document(text) for text in texts] if index.sparse_embedding_model else [None] * len(texts)
+    )
+    return list(zip(dense, sparse, strict=True))
 
 
 def _require_parts(index: Index) -> None:
@@ -53,24 +60,16 @@ def _require_parts(index: Index) -> None:
         raise SemanticError(f"this {index.index_type} index has no sparse embedding model for data", field="data")
 
 
-def resolve_query(*, index: Index, data: dict[str, Any]) -> dict[str, Any]:
-    """A data query as the vector query it stands for: `data` embedded per queryMode."""
+def embed_query(*, index: Index, spec: QuerySpec) -> QuerySpec:
+    """A text query as the vector query it stands for: `data` embedded per its mode."""
+    require_models(index)
     _require_parts(index)
-    mode = data.get("queryMode") or "HYBRID"
-    if mode != "HYBRID" and index.index_type != "HYBRID":
+    if spec.mode != QueryMode.HYBRID and index.index_type != IndexType.HYBRID:
         raise InvalidInput("DENSE and SPARSE modes apply to HYBRID indexes", field="queryMode")
-    resolved = dict(data)
-    text = data["data"]
-    if index.has_dense and mode in ("HYBRID", "DENSE"):
-        resolved["vector"] = embed_dense(index, [text])[0]
-    if index.has_sparse and mode in ("HYBRID", "SPARSE"):
-        query_sparse: SparseValue = bm25.embed_query(text)
-        resolved["sparseVector"] = query_sparse
-    return resolved
-
-
-def embed_for_update(*, index: Index, text: str) -> tuple[list[float] | None, SparseValue | None]:
-    """New vector(s) for an `update` that carries `data` on a model index."""
-    vector = embed_dense(index, [text])[0] if index.embedding_model else None
-    sparse = bm25.embed_document(text) if index.sparse_embedding_model else None
-    return vector, sparse
+    assert spec.data is not None
+    vector = sparse = None
+    if index.has_dense and spec.mode in (QueryMode.HYBRID, QueryMode.DENSE):
+        vector = embed_dense(index, [spec.data])[0]
+    if index.has_sparse and spec.mode in (QueryMode.HYBRID, QueryMode.SPARSE):
+        sparse = bm25.embed_query(spec.data)
+    return dataclasses.replace(spec, vector=vector, sparse=sparse)

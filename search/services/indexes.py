@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 
 from search.errors import InvalidInput
-from search.models import Index, IndexType, Namespace, Similarity
+from search.models import HNSW_HALFVEC_MAX_DIM, Index, IndexType, Namespace, Similarity
 from search.tokens import hash_token, new_token
-
-# pgvector can build HNSW over `vector` up to 2,000 dimensions and over `halfvec` up to
-# 4,000; the approximate scan runs on halfvec beyond that and results are rescored exactly.
-HNSW_VECTOR_MAX_DIM = 2000
-HNSW_HALFVEC_MAX_DIM = 4000
 
 _OPCLASS_SUFFIX = {
     Similarity.COSINE: "cosine_ops",
@@ -42,54 +39,58 @@ def api_url() -> str:
     return f"{settings.VECSITE_PUBLIC_URL.rstrip('/')}/{settings.VECSITE_API_PREFIX}"
 
 
-def ann_vector_type(dimension: int) -> str:
-    return "vector" if dimension <= HNSW_VECTOR_MAX_DIM else "halfvec"
+@dataclass(frozen=True)
+class IndexSpec:
+    """What an index is made with. A dense embedding model sets the dimension."""
+
+    name: str
+    dimension: int | None = None
+    similarity: str = Similarity.COSINE
+    index_type: str = IndexType.DENSE
+    embedding_model: str = ""
+    sparse_embedding_model: str = ""
+    max_active_queries: int | None = None
 
 
-@transaction.atomic
-def index_create(
-    *,
-    name: str,
-    dimension: int | None,
-    similarity: str = Similarity.COSINE,
-    index_type: str = IndexType.DENSE,
-    embedding_model: str = "",
-    sparse_embedding_model: str = "",
-    max_active_queries: int | None = None,
-) -> IndexCredentials:
-    if Index.objects.filter(name=name).exists():
-        raise InvalidInput(f"an index named {name!r} already exists", field="name")
-    if similarity not in Similarity.values:
+def index_check(spec: IndexSpec) -> IndexSpec:
+    """Every rule an index must meet, without writing anything: the spec as it will be
+    made (the dimension of a SPARSE index cleared, of a model index filled in)."""
+    if Index.objects.filter(name=spec.name).exists():
+        raise InvalidInput(f"an index named {spec.name!r} already exists", field="name")
+    if spec.similarity not in Similarity.values:
         raise InvalidInput(
-            f"unknown similarity {similarity!r}; use one of {', '.join(Similarity.values)}", field="similarity"
+            f"unknown similarity {spec.similarity!r}; use one of {', '.join(Similarity.values)}", field="similarity"
         )
-    if index_type not in IndexType.values:
-        raise InvalidInput(f"unknown index type {index_type!r}; use one of {', '.join(IndexType.values)}", field="type")
-    dimension = _dimension_for_models(
-        dimension=dimension,
-        index_type=index_type,
-        embedding_model=embedding_model,
-        sparse_embedding_model=sparse_embedding_model,
-    )
-    if index_type == IndexType.SPARSE:
+    if spec.index_type not in IndexType.values:
+        raise InvalidInput(
+            f"unknown index type {spec.index_type!r}; use one of {', '.join(IndexType.values)}", field="type"
+        )
+    dimension = _dimension_for_models(spec)
+    if spec.index_type == IndexType.SPARSE:
         dimension = None
     elif dimension is None or not 1 <= dimension <= min(settings.VECSITE_MAX_DIMENSION, HNSW_HALFVEC_MAX_DIM):
         raise InvalidInput(
             f"must be between 1 and {min(settings.VECSITE_MAX_DIMENSION, HNSW_HALFVEC_MAX_DIM)}", field="dimension"
         )
+    return dataclasses.replace(spec, dimension=dimension)
+
+
+@transaction.atomic
+def index_create(spec: IndexSpec) -> IndexCredentials:
+    spec = index_check(spec)
     token, readonly_token = new_token("vs"), new_token("vsro")
     index = Index(
-        name=name,
-        dimension=dimension,
-        similarity=similarity,
-        index_type=index_type,
-        embedding_model=embedding_model,
-        sparse_embedding_model=sparse_embedding_model,
+        name=spec.name,
+        dimension=spec.dimension,
+        similarity=spec.similarity,
+        index_type=spec.index_type,
+        embedding_model=spec.embedding_model,
+        sparse_embedding_model=spec.sparse_embedding_model,
         token_hash=hash_token(token),
         readonly_token_hash=hash_token(readonly_token),
     )
-    if max_active_queries is not None:
-        index.max_active_queries = max_active_queries
+    if spec.max_active_queries is not None:
+        index.max_active_queries = spec.max_active_queries
     index.full_clean(exclude=["token_hash", "readonly_token_hash"])
     index.save()
     Namespace.objects.create(index=index, name="")
@@ -98,27 +99,26 @@ def index_create(
     return IndexCredentials(index=index, token=token, readonly_token=readonly_token)
 
 
-def _dimension_for_models(
-    *, dimension: int | None, index_type: str, embedding_model: str, sparse_embedding_model: str
-) -> int | None:
+def _dimension_for_models(spec: IndexSpec) -> int | None:
     """Check the model names against the index type; a dense model sets the dimension."""
     from search.services.embedding import check_sparse_model, model_dimension
 
-    if embedding_model:
-        if index_type == IndexType.SPARSE:
+    dimension = spec.dimension
+    if spec.embedding_model:
+        if spec.index_type == IndexType.SPARSE:
             raise InvalidInput("a SPARSE index takes a sparse embedding model only", field="embedding_model")
         try:
-            model_dim = model_dimension(embedding_model)
+            model_dim = model_dimension(spec.embedding_model)
         except ValueError as error:
             raise InvalidInput(str(error), field="embedding_model") from None
         if dimension is not None and dimension != model_dim:
-            raise InvalidInput(f"{dimension} does not match {embedding_model}'s {model_dim}", field="dimension")
+            raise InvalidInput(f"{dimension} does not match {spec.embedding_model}'s {model_dim}", field="dimension")
         dimension = model_dim
-    if sparse_embedding_model:
-        if index_type == IndexType.DENSE:
+    if spec.sparse_embedding_model:
+        if spec.index_type == IndexType.DENSE:
             raise InvalidInput("a DENSE index takes a dense embedding model only", field="sparse_embedding_model")
         try:
-            check_sparse_model(sparse_embedding_model)
+            check_sparse_model(spec.sparse_embedding_model)
         except ValueError as error:
             raise InvalidInput(str(error), field="sparse_embedding_model") from None
     return dimension
@@ -126,7 +126,7 @@ def _dimension_for_models(
 
 def _create_hnsw_index(index: Index) -> None:
     assert index.dimension is not None and index.pk is not None
-    vector_type = ann_vector_type(index.dimension)
+    vector_type = index.ann_vector_type
     opclass = f"{vector_type}_{_OPCLASS_SUFFIX[Similarity(index.similarity)]}"
     # Identifiers and numbers here are ours (a primary key and a validated dimension),
     # never client text. One partial index per index lets dimensions differ per index.
@@ -139,7 +139,7 @@ def _create_hnsw_index(index: Index) -> None:
         )
 
 
-def _fire_deferred_constraints(cursor) -> None:  # noqa: ANN001
+def _fire_deferred_constraints(cursor: CursorWrapper) -> None:
     # Django's foreign keys are DEFERRABLE INITIALLY DEFERRED, and Postgres refuses DDL on
     # search_vector while its checks are pending ("pending trigger events"): that happens
     # when an enclosing transaction has already written vectors. Run the checks now.

@@ -1,5 +1,5 @@
 """The search page: text searches over the demo index, taken ten at a time through the
-resumable query services, with handles owned by the visitor's session."""
+resumable query services (the web layer keeps which handles a visitor owns)."""
 
 from __future__ import annotations
 
@@ -7,23 +7,18 @@ import uuid as uuid_module
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.sessions.backends.base import SessionBase
-
 from search.errors import NotFound, SemanticError
-from search.models import Index, ResumableQuery
+from search.filtering import CompiledFilter
+from search.models import Index
 from search.services.demo import DEMO_EMBEDDING_MODEL, DEMO_INDEX_NAME, DEMO_NAMESPACE
-from search.services.embedding import resolve_query
 from search.services.records import Include, StoredRecord
 from search.services.resumable import resumable_query_end, resumable_query_next, resumable_query_start
+from search.services.specs import QuerySpec, ResumableBatch
 
 PAGE_SIZE = 10
 # A page left open but unused frees its handle after this long; the page says so and
 # offers to run the search again.
 PAGE_MAX_IDLE = 600
-SESSION_KEY = "search_page_handles"
-# Handles one visitor may hold at once (several tabs); starting one more ends the oldest,
-# so one visitor cannot use up the index's cap on active queries.
-SESSION_MAX_HANDLES = 5
 
 
 @dataclass(frozen=True)
@@ -79,55 +74,38 @@ def page_index() -> Index:
     return index
 
 
-def page_search_start(*, index: Index, text: str, filter_text: str, size: int = PAGE_SIZE) -> PageBatch:
-    """Embed the text, start a resumable query and take its first batch."""
-    vector = resolve_query(index=index, data={"data": text})["vector"]
-    handle, records = resumable_query_start(
-        index=index,
-        namespace=DEMO_NAMESPACE,
-        vector=vector,
-        sparse=None,
-        top_k=size,
-        include=Include(metadata=True, data=True),
-        filter_text=filter_text,
-        max_idle=PAGE_MAX_IDLE,
-        kind=ResumableQuery.Kind.TEXT,
-        query_text=text,
+def page_search_start(*, index: Index, text: str, filter: CompiledFilter | None, size: int = PAGE_SIZE) -> PageBatch:
+    """Start a resumable query for the text (embedded by the index's model); its first batch."""
+    spec = QuerySpec(
+        namespace=DEMO_NAMESPACE, data=text, top_k=size, include=Include(metadata=True, data=True), filter=filter
     )
-    if handle is None:  # an empty index has no default namespace rows to search
-        return PageBatch(handle=None, results=[], shown=0, done=True)
-    return _batch(index=index, handle=handle, records=records, size=size)
+    return _page_batch(index, resumable_query_start(index=index, spec=spec, max_idle=PAGE_MAX_IDLE))
 
 
 def page_search_next(*, index: Index, handle: uuid_module.UUID, size: int = PAGE_SIZE) -> PageBatch:
     """The next batch of a running search. NotFound when the handle expired or was stopped."""
-    _, records = resumable_query_next(index=index, uuid=handle, additional_k=size)
-    return _batch(index=index, handle=handle, records=records, size=size)
+    return _page_batch(index, resumable_query_next(index=index, handle=handle, additional_k=size))
 
 
 def page_search_end(*, index: Index, handle: uuid_module.UUID) -> bool:
     """Stop a search; False when it was already gone (stopped, expired or swept)."""
     try:
-        resumable_query_end(index=index, uuid=handle)
+        resumable_query_end(index=index, handle=handle)
     except NotFound:
         return False
     return True
 
 
-def _batch(*, index: Index, handle: uuid_module.UUID, records: list[StoredRecord], size: int) -> PageBatch:
-    progress = ResumableQuery.objects.filter(uuid=handle).values("returned_count", "exhausted", "consumed", "buffered")
-    row = progress.first()
-    shown = row["returned_count"] if row is not None else len(records)
-    # Out of results: a short batch, or nothing left in the buffer and nothing beyond it.
-    done = len(records) < size or (row is not None and row["exhausted"] and row["consumed"] >= row["buffered"])
-    if done:
-        page_search_end(index=index, handle=handle)
-    first_rank = shown - len(records) + 1
+def _page_batch(index: Index, batch: ResumableBatch) -> PageBatch:
+    # The page stops a search whose results ran out: its handle is of no more use.
+    if batch.handle is not None and batch.finished:
+        page_search_end(index=index, handle=batch.handle)
+    first_rank = batch.returned - len(batch.records) + 1
     return PageBatch(
-        handle=handle,
-        results=[_result(first_rank + offset, record) for offset, record in enumerate(records)],
-        shown=shown,
-        done=done,
+        handle=batch.handle,
+        results=[_result(first_rank + offset, record) for offset, record in enumerate(batch.records)],
+        shown=batch.returned,
+        done=batch.finished,
     )
 
 
@@ -142,22 +120,3 @@ def _result(rank: int, record: StoredRecord) -> PageResult:
     return PageResult(
         rank=rank, id=record.id, score=float(record.score or 0.0), title=title, text=text, metadata=metadata
     )
-
-
-def session_claim(session: SessionBase, *, index: Index, handle: uuid_module.UUID) -> None:
-    """Record that this session owns the handle. Past SESSION_MAX_HANDLES, the session's
-    oldest searches are stopped, so one visitor cannot use up the index's cap."""
-    handles = [*session.get(SESSION_KEY, []), str(handle)]
-    session[SESSION_KEY] = handles[-SESSION_MAX_HANDLES:]
-    for old in handles[:-SESSION_MAX_HANDLES]:
-        page_search_end(index=index, handle=uuid_module.UUID(old))
-
-
-def session_owns(session: SessionBase, handle: uuid_module.UUID) -> bool:
-    return str(handle) in session.get(SESSION_KEY, [])
-
-
-def session_release(session: SessionBase, handle: uuid_module.UUID) -> None:
-    handles = session.get(SESSION_KEY, [])
-    if str(handle) in handles:
-        session[SESSION_KEY] = [value for value in handles if value != str(handle)]

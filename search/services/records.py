@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -41,4 +41,16 @@ class StoredRecord:
     metadata: dict[str, Any] | None = None
     data: str | None = None
     score: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RecordUpdate:
+    """An `update` of one record: the parts given replace the stored ones; metadata is
+    replaced, or merged into the stored metadata (RFC 7396) when `patch_metadata`."""
+
+    id: str
+    vector: list[float] | None = None
+    sparse: SparseValue | None = None
+    data: str | None = None
+    metadata: dict[str, Any] | None = None
+    patch_metadata: bool = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -10,45 +11,22 @@ from django.db import transaction
 from django.db.models import F, QuerySet, TextField
 from django.db.models.functions import Cast
 
-from search.errors import InvalidInput, SemanticError
-from search.models import Index, Namespace, Vector
+from search.errors import InvalidInput
+from search.filtering import CompiledFilter
+from search.models import Index, Namespace, PartsUse, Vector
+from search.services import embedding
 from search.services import sparse as sparse_codec
 from search.services.namespaces import namespace_find, namespace_lock
-from search.services.records import Include, RecordInput, SparseValue, StoredRecord
+from search.services.records import Include, RecordInput, RecordUpdate, StoredRecord
 
 FETCH_PREFIX_LIMIT = 1000
-# Half the smallest float32 subnormal (2**-149): doubles up to it round to 0 in float32.
-FLOAT32_ZERO_BELOW = 2.0**-150
-
-
-def check_dense(index: Index, vector: Sequence[float], *, field: str) -> None:
-    if len(vector) != index.dimension:
-        raise SemanticError(f"Invalid vector dimension: {len(vector)}, expected: {index.dimension}", field=field)
-    # Judge the float32 values that get stored: [1e-46, 1e-46] is a zero vector there.
-    if index.similarity == "COSINE" and not any(abs(x) > FLOAT32_ZERO_BELOW for x in vector):
-        raise InvalidInput("a zero vector has no direction, so COSINE similarity is undefined for it", field=field)
-
-
-def check_record_for_index(index: Index, record: RecordInput, *, field: str) -> None:
-    """The parts an index type requires (spec §3), and their sizes."""
-    if index.has_dense:
-        if record.vector is None:
-            raise SemanticError(f"this {index.index_type} index needs a dense vector", field=f"{field}.vector")
-        check_dense(index, record.vector, field=f"{field}.vector")
-    elif record.vector is not None:
-        raise SemanticError("this SPARSE index takes no dense vector", field=f"{field}.vector")
-    if index.has_sparse:
-        if record.sparse is None:
-            raise SemanticError(f"this {index.index_type} index needs a sparse vector", field=f"{field}.sparseVector")
-    elif record.sparse is not None:
-        raise SemanticError("this DENSE index takes no sparse vector", field=f"{field}.sparseVector")
 
 
 @transaction.atomic
 def vectors_upsert(*, index: Index, namespace: str, records: Sequence[RecordInput]) -> None:
     """Insert or fully replace records; the batch is all-or-nothing."""
     for position, record in enumerate(records):
-        check_record_for_index(index, record, field=f"[{position}]")
+        index.check_parts(record.vector, record.sparse, use=PartsUse.RECORD, field=f"[{position}]")
     if not records:
         return
     # A later item with the same id replaces an earlier one, as sequential upserts would.
@@ -82,6 +60,16 @@ def vectors_upsert(*, index: Index, namespace: str, records: Sequence[RecordInpu
         Namespace.objects.filter(pk=ns.pk).update(vector_count=F("vector_count") + inserted)
 
 
+def vectors_upsert_data(*, index: Index, namespace: str, records: Sequence[RecordInput]) -> None:
+    """Upsert records given as text: each `data` is embedded by the index's model(s)."""
+    parts = embedding.embed_documents(index, [record.data or "" for record in records])
+    embedded = [
+        dataclasses.replace(record, vector=vector, sparse=sparse)
+        for record, (vector, sparse) in zip(records, parts, strict=True)
+    ]
+    vectors_upsert(index=index, namespace=namespace, records=embedded)
+
+
 def _with_parts(queryset: QuerySet[Vector], include: Include) -> QuerySet[Vector]:
     return queryset.annotate(
         embedding_text=Cast("embedding", TextField()) if include.vectors else None,
@@ -90,13 +78,11 @@ def _with_parts(queryset: QuerySet[Vector], include: Include) -> QuerySet[Vector
 
 
 def records_by_pk(
-    pks: Iterable[int], include: Include, filter_sql: tuple[str, list[Any]] | None = None
+    pks: Iterable[int], include: Include, compiled: CompiledFilter | None = None
 ) -> dict[int, StoredRecord]:
     """The records with these primary keys that still exist (and still match the filter)."""
     fields = ["pk", "key"]
-    queryset = Vector.objects.filter(pk__in=list(pks))
-    if filter_sql is not None:
-        queryset = queryset.extra(where=[filter_sql[0]], params=filter_sql[1])  # noqa: S610 - values bound
+    queryset = Vector.objects.filter(pk__in=list(pks)).matching(compiled)
     if include.vectors:
         queryset = _with_parts(queryset, include)
         fields += ["embedding_text", "sparse_text"]
@@ -169,19 +155,22 @@ def vectors_delete(
     namespace: str,
     ids: Sequence[str] | None = None,
     prefix: str | None = None,
-    filter_sql: tuple[str, list[Any]] | None = None,
+    filter: CompiledFilter | None = None,
 ) -> int:
+    """Delete by ids, by id prefix or by metadata filter (exactly one of them)."""
+    if filter is not None and filter.matches_all:
+        # Deleting everything is `reset`; an empty filter is a mistake, not a request.
+        raise InvalidInput("must not be empty", field="filter")
     ns = namespace_lock(index=index, name=namespace, create=False)
     if ns is None:
         return 0
-    queryset = Vector.objects.filter(namespace=ns)
+    queryset = Vector.objects.in_namespace(ns)
     if ids is not None:
         queryset = queryset.filter(key__in=set(ids))
     elif prefix is not None:
         queryset = queryset.filter(key__startswith=prefix)
-    elif filter_sql is not None:
-        sql, params = filter_sql
-        queryset = queryset.extra(where=[sql], params=params)  # noqa: S610 - compiled filter, values bound
+    elif filter is not None:
+        queryset = queryset.matching(filter)
     deleted, _ = queryset.delete()
     if deleted:
         Namespace.objects.filter(pk=ns.pk).update(vector_count=F("vector_count") - deleted)
@@ -202,29 +191,17 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 
 @transaction.atomic
-def vector_update(
-    *,
-    index: Index,
-    namespace: str,
-    id: str,
-    vector: list[float] | None = None,
-    sparse: SparseValue | None = None,
-    data: str | None = None,
-    metadata: dict[str, Any] | None = None,
-    patch_metadata: bool = False,
-) -> bool:
-    if vector is not None:
-        if not index.has_dense:
-            raise SemanticError("this SPARSE index takes no dense vector", field="vector")
-        check_dense(index, vector, field="vector")
-    if sparse is not None and not index.has_sparse:
-        raise SemanticError("this DENSE index takes no sparse vector", field="sparseVector")
-    if index.index_type == "HYBRID" and (vector is None) != (sparse is None):
-        raise SemanticError("a HYBRID index updates both vector and sparseVector, or neither", field="vector")
+def vector_update(*, index: Index, namespace: str, update: RecordUpdate) -> bool:
+    """Update one record; False when it does not exist. New `data` on an index with
+    embedding models re-embeds its vector parts (docs/api.md#update)."""
+    vector, sparse = update.vector, update.sparse
+    if update.data is not None and index.has_models:
+        [(vector, sparse)] = embedding.embed_documents(index, [update.data])
+    index.check_parts(vector, sparse, use=PartsUse.UPDATE)
     ns = namespace_find(index=index, name=namespace)
     if ns is None:
         return False
-    row = Vector.objects.select_for_update().filter(namespace=ns, key=id).first()
+    row = Vector.objects.select_for_update().filter(namespace=ns, key=update.id).first()
     if row is None:
         return False
     fields = []
@@ -235,11 +212,11 @@ def vector_update(
         row.sparse = sparse_codec.to_db(sparse)
         row.sparse_indices = sparse_codec.non_zero_indices(sparse)
         fields += ["sparse", "sparse_indices"]
-    if data is not None:
-        row.data = data
+    if update.data is not None:
+        row.data = update.data
         fields.append("data")
-    if metadata is not None:
-        row.metadata = merge_patch(row.metadata, metadata) if patch_metadata else metadata
+    if update.metadata is not None:
+        row.metadata = merge_patch(row.metadata, update.metadata) if update.patch_metadata else update.metadata
         fields.append("metadata")
     if fields:
         row.save(update_fields=sorted(set(fields)))

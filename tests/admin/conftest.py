@@ -8,9 +8,11 @@ from collections.abc import Callable
 import pytest
 from django.test import Client
 
+from search.filtering import CompiledFilter
 from search.models import Index
 from search.services.records import Include, RecordInput
 from search.services.resumable import resumable_query_start
+from search.services.specs import QuerySpec
 from search.services.vectors import vectors_upsert
 
 
@@ -45,16 +47,14 @@ def upsert(index: Index, namespace: str, count: int, *, prefix: str = "doc-", of
 def start_query(
     index: Index, namespace: str = "", *, top_k: int = 2, filter_text: str = "", max_idle: int = 600
 ) -> uuid.UUID:
-    handle, _ = resumable_query_start(
-        index=index,
+    spec = QuerySpec(
         namespace=namespace,
         vector=[1.0, 1.0],
-        sparse=None,
         top_k=top_k,
         include=Include(metadata=True),
-        filter_text=filter_text,
-        max_idle=max_idle,
+        filter=CompiledFilter.compile(filter_text),
     )
+    handle = resumable_query_start(index=index, spec=spec, max_idle=max_idle).handle
     assert handle is not None
     return handle
 

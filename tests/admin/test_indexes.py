@@ -127,10 +127,10 @@ def test_it_shows_form_errors_instead_of_creating_a_bad_index(staff: Client, boo
 
 
 def test_it_shows_what_the_service_refuses_on_the_form(staff: Client, db: None, monkeypatch) -> None:
-    def refuse(**kwargs: object) -> None:
+    def refuse(*args: object) -> None:
         raise InvalidInput("unknown embedding model 'NOPE'", field="embedding_model")
 
-    monkeypatch.setattr("search.admin.indexes.index_create", refuse)
+    monkeypatch.setattr("search.admin.indexes.index_check", refuse)
     response = staff.post(
         "/admin/search/index/add/",
         {

@@ -110,7 +110,7 @@ def test_it_shows_a_query_read_only(staff: Client, books) -> None:
     before = ResumableQuery.objects.get(uuid=handle)
     staff.post(f"{LIST}{handle}/change/", {"consumed": "0", "returned_count": "0", "top_k": "99"})
     after = ResumableQuery.objects.get(uuid=handle)
-    assert (after.consumed, after.returned_count, after.top_k) == (before.consumed, before.returned_count, 4)
+    assert (after.progress, after.returned_count, after.top_k) == (before.progress, before.returned_count, 4)
 
 
 def test_it_cannot_add_or_delete_queries_by_hand(staff: Client, books) -> None:

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 
 from search.errors import InvalidInput
 from search.models import Index, Namespace, Vector
-from search.services.indexes import index_create, index_delete
+from search.services.indexes import IndexSpec, index_create, index_delete
 from search.services.records import RecordInput
 from search.services.vectors import vectors_upsert
 
@@ -60,7 +60,7 @@ def shared_index(django_db_setup, django_db_blocker):
     Made once for the module (each test's own writes are rolled back), since creating
     and dropping an index with its HNSW index per case would dominate the runtime."""
     with django_db_blocker.unblock():
-        credentials = index_create(name="bad-input", dimension=2)
+        credentials = index_create(IndexSpec(name="bad-input", dimension=2))
         for namespace in ("", "books"):
             vectors_upsert(
                 index=credentials.index,
@@ -762,7 +762,7 @@ def test_it_refuses_a_read_only_write_before_the_method_matters(client, index):
 
 def test_it_refuses_an_unknown_similarity_when_creating_an_index(db):
     with pytest.raises(InvalidInput, match="similarity: unknown similarity 'MANHATTAN'; use one of COSINE"):
-        index_create(name="bad", dimension=2, similarity="MANHATTAN")
+        index_create(IndexSpec(name="bad", dimension=2, similarity="MANHATTAN"))
     with pytest.raises(CommandError, match="invalid choice: 'MANHATTAN'"):
         call_command("create_index", "bad", "--dimension", "2", "--similarity", "manhattan")
     assert not Index.objects.filter(name="bad").exists()
@@ -779,13 +779,13 @@ def test_it_refuses_an_unknown_similarity_when_creating_an_index(db):
 )
 def test_it_refuses_bad_index_settings(db, kwargs, message):
     with pytest.raises(InvalidInput, match=message):
-        index_create(name="bad", **kwargs)
+        index_create(IndexSpec(name="bad", **kwargs))
     assert not Index.objects.filter(name="bad").exists()
 
 
 def test_it_refuses_a_second_index_of_the_same_name(make_index):
     make_index("taken")
     with pytest.raises(InvalidInput, match="name: an index named 'taken' already exists"):
-        index_create(name="taken", dimension=2)
+        index_create(IndexSpec(name="taken", dimension=2))
     with pytest.raises(CommandError, match="an index named 'taken' already exists"):
         call_command("create_index", "taken", "--dimension", "2")

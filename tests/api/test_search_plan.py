@@ -7,9 +7,10 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from search.services.indexes import index_create, index_delete
+from search.services.indexes import IndexSpec, index_create, index_delete
+from search.services.query import query
 from search.services.records import Include, RecordInput
-from search.services.search import query
+from search.services.specs import QuerySpec
 from search.services.vectors import vectors_upsert
 
 DIMENSION = 8
@@ -21,7 +22,7 @@ def large_index(django_db_setup, django_db_blocker):
     """An index with LARGE random vectors in "big" and a handful in "small", made once."""
     rng = np.random.default_rng(7)
     with django_db_blocker.unblock():
-        credentials = index_create(name="plan", dimension=DIMENSION)
+        credentials = index_create(IndexSpec(name="plan", dimension=DIMENSION))
         vectors = rng.normal(size=(LARGE, DIMENSION)).astype(np.float32)
         vectors_upsert(
             index=credentials.index,
@@ -43,7 +44,7 @@ def large_index(django_db_setup, django_db_blocker):
 def ann_plan(index, namespace, vector):
     """Run a query, then EXPLAIN its nearest-neighbour SELECT with the session settings it ran under."""
     with CaptureQueriesContext(connection) as captured:
-        results = query(index=index, namespace=namespace, vector=vector, sparse=None, top_k=5, include=Include())
+        results = query(index=index, spec=QuerySpec(namespace=namespace, vector=vector, top_k=5))
     statements = [q["sql"] for q in captured.captured_queries]
     settings_sql = [sql for sql in statements if sql.startswith("SET LOCAL")]
     [search_sql] = [sql for sql in statements if "ORDER BY" in sql and "<=>" in sql]
@@ -90,9 +91,7 @@ def test_it_finds_the_true_nearest_neighbours_through_the_hnsw_index(db, large_i
     found = 0
     for probe in probes:
         truth = {f"v{n}" for n in np.argsort(-(unit @ unit[probe]))[:5]}
-        results = query(
-            index=index, namespace="big", vector=vectors[probe].tolist(), sparse=None, top_k=5, include=Include()
-        )
+        results = query(index=index, spec=QuerySpec(namespace="big", vector=vectors[probe].tolist(), top_k=5))
         assert [r.score for r in results] == sorted((r.score for r in results), reverse=True)
         found += len(truth & {r.id for r in results})
     assert found >= 0.9 * 5 * len(probes)  # approximate, but with high recall at this size
@@ -120,7 +119,7 @@ def test_it_keeps_indexes_of_different_dimensions_apart(make_index, settings, ex
     for dimension, index in made.items():
         target = [0.0] * dimension
         target[dimension - 1] = 1.0
-        results = query(index=index, namespace="", vector=target, sparse=None, top_k=10, include=Include(vectors=True))
+        results = query(index=index, spec=QuerySpec(vector=target, top_k=10, include=Include(vectors=True)))
         assert [r.id for r in results][0] == f"e{dimension - 1}"
         assert results[0].score == 1
         assert results[0].vector == target

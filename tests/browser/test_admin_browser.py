@@ -13,9 +13,11 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from search.filtering import CompiledFilter
 from search.models import ResumableQuery
 from search.services.records import Include, RecordInput
 from search.services.resumable import resumable_query_start
+from search.services.specs import QuerySpec
 from search.services.vectors import vectors_upsert
 from tests.browser.conftest import SCREENSHOTS
 
@@ -24,18 +26,19 @@ pytestmark = pytest.mark.browser
 PASSWORD = "browser-admin-pw-1"  # noqa: S105 - a throwaway test account
 
 
-def start(index: Any, namespace: str, *, top_k: int, filter_text: str = "", max_idle: int = 3600, **kwargs: Any) -> Any:
-    handle, _ = resumable_query_start(
-        index=index,
+def start(
+    index: Any, namespace: str, *, top_k: int, filter_text: str = "", max_idle: int = 3600, text: str = ""
+) -> Any:
+    spec = QuerySpec(
         namespace=namespace,
         vector=[0.6, 0.8],
-        sparse=None,
         top_k=top_k,
         include=Include(metadata=True),
-        filter_text=filter_text,
-        max_idle=max_idle,
-        **kwargs,
+        filter=CompiledFilter.compile(filter_text),
     )
+    handle = resumable_query_start(index=index, spec=spec, max_idle=max_idle).handle
+    if text:  # shown as a text query (this index has no model to embed it)
+        ResumableQuery.objects.filter(uuid=handle).update(kind=ResumableQuery.Kind.TEXT, query_text=text)
     return handle
 
 
@@ -60,7 +63,7 @@ def queries(transactional_db: None, make_index: Any) -> list[Any]:
         )
     handles = [
         start(books, "", top_k=10, filter_text="genre = 'poetry' AND year > 1995", max_idle=3600),
-        start(books, "fr", top_k=5, max_idle=600, kind=ResumableQuery.Kind.TEXT, query_text="poèmes d'amour"),
+        start(books, "fr", top_k=5, max_idle=600, text="poèmes d'amour"),
         start(films, "", top_k=20, max_idle=900),
         start(films, "", top_k=3, filter_text="genre != 'drama'", max_idle=120),
     ]

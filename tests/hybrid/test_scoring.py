@@ -10,7 +10,8 @@ import pytest
 from search.services.fusion import distribution_based_score_fusion, fuse, reciprocal_rank_fusion
 from search.services.namespaces import namespace_find
 from search.services.records import RecordInput, SparseValue
-from search.services.search import float32, idf_weighted
+from search.services.scoring import float32
+from search.services.sparse import idf_weighted
 from search.services.vectors import vectors_upsert
 
 

@@ -31,7 +31,7 @@ def embed_dense_once(index: Index, texts: Any) -> list[list[float]]:
 
 @pytest.fixture
 def embed_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    # upsert_data and resolve_query look embed_dense up in their module at call time,
+    # embed_documents and embed_query look embed_dense up in their module at call time,
     # in the test's thread and in the live server's alike.
     monkeypatch.setattr(embedding_service, "embed_dense", embed_dense_once)
 

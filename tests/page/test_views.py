@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from search.models import Index, ResumableQuery
-from search.services.page import SESSION_MAX_HANDLES
+from search.views import SESSION_MAX_HANDLES
 
 pytestmark = pytest.mark.django_db
 

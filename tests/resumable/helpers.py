@@ -7,6 +7,7 @@ import uuid
 from search.models import Index
 from search.services.records import Include, RecordInput
 from search.services.resumable import resumable_query_start
+from search.services.specs import QuerySpec
 from search.services.vectors import vectors_upsert
 
 
@@ -15,16 +16,8 @@ def start_handles(index: Index, *max_idles: int) -> list[uuid.UUID]:
     vectors_upsert(index=index, namespace="", records=[RecordInput(id="a", vector=[1.0, 0.0])])
     handles = []
     for max_idle in max_idles:
-        handle, _ = resumable_query_start(
-            index=index,
-            namespace="",
-            vector=[1.0, 0.0],
-            sparse=None,
-            top_k=1,
-            include=Include(),
-            filter_text="",
-            max_idle=max_idle,
-        )
+        spec = QuerySpec(vector=[1.0, 0.0], top_k=1, include=Include())
+        handle = resumable_query_start(index=index, spec=spec, max_idle=max_idle).handle
         assert handle is not None
         handles.append(handle)
     return handles

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from search.errors import ServiceError
 from search.models import IndexType, Similarity
-from search.services.indexes import index_create
+from search.services.indexes import IndexSpec, index_create
 
 
 class Command(BaseCommand):
@@ -52,16 +52,18 @@ class Command(BaseCommand):
         dimension = options["dimension"]
         try:
             credentials = index_create(
-                name=str(options["name"]),
-                dimension=dimension,  # type: ignore[arg-type]
-                similarity=str(options["similarity"]),
-                index_type=str(options["index_type"]),
-                embedding_model=str(options["embedding_model"]),
-                sparse_embedding_model=str(options["sparse_embedding_model"]),
-                max_active_queries=options["max_active_queries"],  # type: ignore[arg-type]
+                IndexSpec(
+                    name=str(options["name"]),
+                    dimension=dimension,  # type: ignore[arg-type]
+                    similarity=str(options["similarity"]),
+                    index_type=str(options["index_type"]),
+                    embedding_model=str(options["embedding_model"]),
+                    sparse_embedding_model=str(options["sparse_embedding_model"]),
+                    max_active_queries=options["max_active_queries"],  # type: ignore[arg-type]
+                )
             )
         except ServiceError as error:
-            raise CommandError(error.message) from None
+            raise CommandError(str(error)) from None
         except Exception as error:  # full_clean's ValidationError and friends
             raise CommandError(str(error)) from None
         payload = credentials.as_json()

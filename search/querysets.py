@@ -1,0 +1,108 @@
+"""The vocabulary of the vector table: which rows, at what distance, nearest first.
+
+The services compose these; every client value is a bound parameter, and the only SQL
+spliced in is a compiled filter (`search.filtering`, values bound) or our own constants.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Self
+
+from django.db import connection, transaction
+from django.db.models import F, Func, Q, QuerySet, Value
+from django.db.models.functions import Cast
+from pgvector.django import CosineDistance, HalfVectorField, L2Distance, MaxInnerProduct, VectorField
+
+from search.filtering import CompiledFilter
+
+if TYPE_CHECKING:
+    from pgvector import SparseVector
+
+    from search.models import Index, Namespace
+
+# pgvector caps the HNSW candidate list at 1,000.
+HNSW_MAX_EF_SEARCH = 1000
+
+# pgvector's distance operators by similarity: `<=>`, `<->` and `<#>` (the negated inner product).
+DISTANCES: dict[str, type[Func]] = {
+    "COSINE": CosineDistance,
+    "EUCLIDEAN": L2Distance,
+    "DOT_PRODUCT": MaxInnerProduct,
+}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A search hit: its row and its sort key (smaller is better). For the sparse side
+    the key is the negated inner product, as pgvector's `<#>` gives it."""
+
+    pk: int
+    distance: float
+
+
+@dataclass(frozen=True)
+class AnnScan:
+    """How far an HNSW scan may go: the candidate list and the tuples an iterative scan
+    may visit before it gives up (pgvector's `hnsw.ef_search`, `hnsw.max_scan_tuples`)."""
+
+    ef_search: int
+    max_scan_tuples: int
+
+
+class VectorQuerySet(QuerySet["Vector"]):
+    def in_namespace(self, namespace: Namespace) -> Self:
+        return self.filter(namespace=namespace)
+
+    def matching(self, compiled: CompiledFilter | None) -> Self:
+        """Rows whose metadata satisfies the filter (all rows for None)."""
+        if compiled is None or compiled.matches_all:
+            return self
+        return self.extra(where=[compiled.sql], params=list(compiled.params))  # noqa: S610 - compiled, values bound
+
+    def with_dense_distance(self, index: Index, vector: list[float], *, ann: bool) -> Self:
+        """Annotate `distance` to the query vector. With `ann`, the expression is exactly
+        the one of the index's partial HNSW index, so that the planner can use it."""
+        assert index.dimension is not None
+        distance_class = DISTANCES[index.similarity]
+        if not ann:
+            return self.annotate(distance=distance_class(F("embedding"), vector))
+        field_class = VectorField if index.ann_vector_type == "vector" else HalfVectorField
+        field = field_class(dimensions=index.dimension)
+        distance = distance_class(Cast(F("embedding"), field), Cast(Value(_vector_text(vector)), field))
+        return self.filter(index=index).annotate(distance=distance)
+
+    def with_sparse_distance(self, sparse: SparseVector, indices: list[int]) -> Self:
+        """Records sharing at least one non-zero index with the query (a GIN-indexed
+        array overlap), with `distance` the negated inner product."""
+        return self.filter(sparse_indices__overlap=indices).annotate(distance=MaxInnerProduct(F("sparse"), sparse))
+
+    def after(self, position: Candidate | None) -> Self:
+        """Keyset paging on (distance, pk): the rows strictly after `position`."""
+        if position is None:
+            return self
+        return self.filter(Q(distance__gt=position.distance) | Q(distance=position.distance, pk__gt=position.pk))
+
+    def nearest(self, limit: int) -> list[Candidate]:
+        """The first `limit` rows by (distance, pk), computed exactly."""
+        rows = self.order_by("distance", "pk").values_list("pk", "distance")[:limit]
+        return [Candidate(pk=pk, distance=distance) for pk, distance in rows]
+
+    def nearest_ann(self, limit: int, scan: AnnScan) -> list[Candidate]:
+        """The first `limit` rows through the HNSW index, iterative scan in relaxed order,
+        put back in (distance, pk) order here."""
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL hnsw.ef_search = %s", [scan.ef_search])
+            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            cursor.execute("SET LOCAL hnsw.max_scan_tuples = %s", [scan.max_scan_tuples])
+            # We chose the index for this namespace (by its size); keep the planner from
+            # trading it for a full sort on cost estimates that do not know the dimension.
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_sort = off")
+            rows = list(self.order_by("distance").values_list("pk", "distance")[:limit])
+        rows.sort(key=lambda row: (row[1], row[0]))
+        return [Candidate(pk=pk, distance=distance) for pk, distance in rows]
+
+
+def _vector_text(vector: list[float]) -> str:
+    return "[" + ",".join(repr(float(x)) for x in vector) + "]"
