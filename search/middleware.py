@@ -1,4 +1,4 @@
-"""CORS for the API, so the JS SDK works from a browser (spec §11)."""
+"""CORS for the API, so the JS SDK works from a browser (docs/api.md#cors)."""
 
 from __future__ import annotations
 

@@ -45,7 +45,7 @@ class IndexType(models.TextChoices):
 
 
 class Fusion(models.TextChoices):
-    """How a hybrid query merges its dense and sparse results (docs/api.md#hybrid-fusion)."""
+    """How a hybrid query merges its dense and sparse results (docs/api.md#fusion)."""
 
     RRF = "RRF", "RRF"
     DBSF = "DBSF", "DBSF"

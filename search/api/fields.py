@@ -71,7 +71,7 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
-@extend_schema_field({"type": "string", "description": "A metadata filter (docs/api.md#metadata-filters)"})
+@extend_schema_field({"type": "string", "description": "A metadata filter (docs/api.md#filters)"})
 class FilterField(StrictCharField):
     """A metadata filter, compiled here once: the services take the compiled form."""
 

@@ -1,4 +1,4 @@
-"""BM25 text → sparse vectors, computed locally (spec §7).
+"""BM25 text → sparse vectors, computed locally (docs/api.md#embeddings).
 
 Text is lower-cased, split into words (Unicode letters and digits), English stop words are
 dropped and the rest stemmed with the Snowball English stemmer. Each stem maps to a stable

@@ -1,11 +1,11 @@
-"""The Upstash metadata filter language (docs/api.md#metadata-filters).
+"""The Upstash metadata filter language (docs/api.md#filters).
 
     compiled = CompiledFilter.compile("year >= 1960")  # parsed once, FilterError if bad
     node = parse_filter("year >= 1960 AND tags CONTAINS 'sf'")  # FilterError if bad
     sql, params = filter_to_sql(node, "v.metadata")  # WHERE clause over a jsonb column
     evaluate_filter(node, {"year": 1965, "tags": ["sf"]})  # the same, in Python
 
-Choices the spec leaves open:
+Choices the hosted service leaves open (docs/api.md#choices):
 
 * String escapes are ``\\'``, ``\\"`` and ``\\\\`` only; other backslash sequences are
   errors. Numbers may have an exponent. Keywords are case-insensitive and are only

@@ -1,6 +1,6 @@
 """Pure-Python evaluation of a filter; the reference the SQL compiler is tested against.
 
-Semantics (docs/upstash-rest-api.md 5.3): a missing path or a type mismatch makes a
+Semantics (docs/api.md#filter-semantics): a missing path or a type mismatch makes a
 predicate false, negated forms included; only ``HAS NOT FIELD`` is true for a missing
 path. ``None`` metadata (no metadata at all) has no fields. See ``values`` for how
 numbers and the 1/0 boolean spelling compare.

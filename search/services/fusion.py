@@ -1,4 +1,4 @@
-"""Fusing a hybrid query's dense and sparse result lists (spec §6.3)."""
+"""Fusing a hybrid query's dense and sparse result lists (docs/api.md#fusion)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The `info` result (spec §12), from the namespaces' kept counters: no COUNT(*)."""
+"""The `info` result (docs/api.md#info), from the namespaces' kept counters: no COUNT(*)."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from search.services.records import StoredRecord
 from search.services.specs import QuerySpec
 
 # How many candidates each side contributes to a fused query: generous, since a record
-# ranked below topK on one side can still win on the sum (docs/api.md#hybrid-fusion).
+# ranked below topK on one side can still win on the sum (docs/api.md#fusion).
 FUSION_POOL = 100
 
 

@@ -1,4 +1,4 @@
-"""Scores as clients see them (docs/api.md#scores): 1 is most similar, computed in double
+"""Scores as clients see them (docs/api.md#dense-scores): 1 is most similar, computed in double
 precision from the stored float32 vectors, printed as float32."""
 
 from __future__ import annotations

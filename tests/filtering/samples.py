@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-# The example record of docs/upstash-rest-api.md 5.2.
+# The example record of docs/api.md#filter-examples.
 DUNE: dict[str, object] = {
     "title": "Dune",
     "year": 1965,

@@ -39,7 +39,7 @@ def test_it_matches_every_spec_example(text: str) -> None:
 
 # (filter, metadata, expected)
 CASES: list[tuple[str, dict[str, object] | None, bool]] = [
-    # the spec examples' near misses
+    # near misses of the filter examples (docs/api.md#filter-examples)
     ("title = 'dune'", DUNE, False),
     ("in_print != true", DUNE, False),
     ("year != 1965", DUNE, False),

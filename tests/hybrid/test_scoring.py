@@ -1,4 +1,4 @@
-"""IDF, RRF and DBSF against hand-computed figures (spec §6.2, §6.3)."""
+"""IDF, RRF and DBSF against hand-computed figures (docs/api.md#sparse-scores, docs/api.md#fusion)."""
 
 from __future__ import annotations
 
@@ -48,5 +48,5 @@ def test_it_weights_sparse_queries_by_idf(make_index):
     idf0 = math.log((3 - 1 + 0.5) / (1 + 0.5) + 1)
     idf1 = math.log((3 - 2 + 0.5) / (2 + 0.5) + 1)
     assert weighted.values == pytest.approx([0.1 * idf0, 0.2 * idf1])
-    # The spec's observed figure for record a: 0.1·0.1·idf0 + 0.2·0.2·idf1.
+    # The hosted service's figure for record a (docs/api.md#sparse-scores): 0.1·0.1·idf0 + 0.2·0.2·idf1.
     assert str(np.float32(0.1 * 0.1 * idf0 + 0.2 * 0.2 * idf1)) == "0.028608438"

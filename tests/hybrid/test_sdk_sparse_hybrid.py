@@ -139,7 +139,7 @@ def test_it_keeps_the_resumable_contract(live_index, kind):
 
 
 def test_it_fuses_resumable_hybrid_batches_as_the_service_does(live_index):
-    """Spec §8: dense A, B, C and sparse only C; k=2 gives A (0.617851) and C (0.5), then B."""
+    """The hosted service's rule (docs/api.md#resumable-queries): dense A, B, C and sparse only C; k=2 gives A (0.617851) and C (0.5), then B."""
     live = live_index(dimension=2, index_type="HYBRID")
     sdk = live.sdk()
     sdk.upsert(
