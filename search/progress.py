@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db import models
 
-from search.querysets import Candidate
+from search.models.vectors import Candidate
 
 
 @dataclass
@@ -61,7 +61,7 @@ class Progress:
         return cls(dense=SideProgress.from_json(data["dense"]), sparse=SideProgress.from_json(data["sparse"]))
 
 
-class ProgressField(models.JSONField):  # type: ignore[type-arg]  # JSONField's stub generics are (set, get) of Any
+class ProgressField(models.JSONField):
     """A JSON column read as a `Progress` and written from one."""
 
     _pyi_private_set_type: Progress

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -25,8 +25,10 @@ NAMESPACE_CHOICES_MAX = 100
 # Vectors on detail pages show this many leading values.
 PREVIEW_VALUES = 16
 
+ModelT = TypeVar("ModelT", bound=Model)
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+
+class ReadOnlyAdmin(admin.ModelAdmin[ModelT]):
     """Browse only: rows here are written by the services, never by hand."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -116,7 +118,7 @@ class NamespaceListFilter(admin.SimpleListFilter):
     title = "namespace"
     parameter_name = NAMESPACE_PARAM
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
         namespaces = Namespace.objects.select_related("index").order_by("index__name", "name")
         index_id = int_param(request, INDEX_PARAM)
         if index_id is not None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Sum
@@ -49,7 +50,7 @@ CREATE_FIELDS = [
 FORM_FIELD_OF = {"type": "index_type", **{name: name for name in CREATE_FIELDS}}
 
 
-class IndexCreateForm(forms.ModelForm):  # type: ignore[type-arg]  # ModelForm is generic only in the stubs
+class IndexCreateForm(forms.ModelForm[Index]):
     """Validates with every rule index_create applies (dimension, models, name), so each
     shows as an error on its field; the admin's save_model then makes the index."""
 
@@ -60,7 +61,7 @@ class IndexCreateForm(forms.ModelForm):  # type: ignore[type-arg]  # ModelForm i
         fields = CREATE_FIELDS
 
     def _post_clean(self) -> None:
-        super()._post_clean()  # the model's own checks: a valid, unused name, choices
+        super()._post_clean()  # type: ignore[misc]  # as above  # the model's own checks: a valid, unused name, choices
         if self.errors:
             return
         data = self.cleaned_data
@@ -92,13 +93,13 @@ def _count_subquery(queryset: QuerySet[Any], aggregate: Any) -> Coalesce:
     return Coalesce(Subquery(grouped, output_field=IntegerField()), 0)
 
 
-def _changelist_link(model: str, label: object, **params: object) -> SafeString:
+def _changelist_link(model: str, label: object, **params: str | int) -> SafeString:
     url = reverse(f"admin:search_{model}_changelist") + "?" + urlencode(params)
     return format_html('<a href="{}">{}</a>', url, label)
 
 
 @admin.register(Index)
-class IndexAdmin(admin.ModelAdmin):
+class IndexAdmin(admin.ModelAdmin[Index]):
     list_display = [
         "name",
         "index_type",
@@ -139,11 +140,8 @@ class IndexAdmin(admin.ModelAdmin):
 
     @admin.display(description="active queries", ordering="active_query_total")
     def active_queries(self, obj: Index) -> SafeString:
-        return _changelist_link(
-            "resumablequery",
-            obj.active_query_total,  # type: ignore[attr-defined]
-            **{INDEX_PARAM: obj.pk, "state": "active"},
-        )
+        params: dict[str, str | int] = {INDEX_PARAM: obj.pk, "state": "active"}
+        return _changelist_link("resumablequery", obj.active_query_total, **params)  # type: ignore[attr-defined]  # annotated by get_queryset
 
     # --- the form: everything on creation, only the cap afterwards ------------------------
 
@@ -178,7 +176,7 @@ class IndexAdmin(admin.ModelAdmin):
             "active_queries",
         ]
 
-    def save_model(self, request: HttpRequest, obj: Index, form: forms.ModelForm, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: Index, form: forms.ModelForm[Index], change: bool) -> None:
         if change:
             # The cap is the one editable setting; no other column is written.
             obj.save(update_fields=["max_active_queries"])
@@ -261,7 +259,7 @@ class IndexAdmin(admin.ModelAdmin):
             "title": "Rotate tokens?",
             "indexes": indexes,
             "from_action": from_action,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/search/index/rotate_tokens_confirmation.html", context)
 

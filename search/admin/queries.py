@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -22,7 +22,7 @@ from search.admin.common import (
     namespace_label,
     sparse_preview,
 )
-from search.models import ResumableQuery
+from search.models import ResumableQuery, ResumableQueryQuerySet
 from search.progress import SideProgress
 from search.services.resumable import resumable_queries_stop
 
@@ -31,15 +31,35 @@ class QueryStateFilter(admin.SimpleListFilter):
     title = "state"
     parameter_name = "state"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
         return [("active", "Active"), ("expired", "Expired, not yet swept")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[ResumableQuery]) -> QuerySet[ResumableQuery]:
+        # The admin's queryset comes from the model's manager, so it speaks its vocabulary.
+        handles = cast(ResumableQueryQuerySet, queryset)
         if self.value() == "active":
-            return queryset.active()  # type: ignore[attr-defined]
+            return handles.active()
         if self.value() == "expired":
-            return queryset.expired()  # type: ignore[attr-defined]
+            return handles.expired()
         return queryset
+
+
+QUERY_FIELDS = (
+    "uuid",
+    "index",
+    "namespace_name",
+    "kind",
+    "query_text",
+    "query_vector_preview",
+    "query_sparse_preview",
+    "filter",
+    "top_k",
+    "includes",
+    "weighting_strategy",
+    "fusion_algorithm",
+)
+LIFETIME_FIELDS = ("state", "created_at", "last_used_at", "idle_for", "expires_at", "expires_in", "max_idle")
+PROGRESS_FIELDS = ("returned_count", "dense_progress", "sparse_progress")
 
 
 def side_summary(side: SideProgress) -> str:
@@ -54,7 +74,7 @@ def plural(count: int) -> str:
 
 
 @admin.register(ResumableQuery)
-class ResumableQueryAdmin(ReadOnlyAdmin):
+class ResumableQueryAdmin(ReadOnlyAdmin[ResumableQuery]):
     list_display = [
         "uuid",
         "index",
@@ -76,32 +96,11 @@ class ResumableQueryAdmin(ReadOnlyAdmin):
     search_help_text = "A whole uuid, or its start."
     actions = ["stop_queries"]
     fieldsets = [
-        (
-            "Query",
-            {
-                "fields": [
-                    "uuid",
-                    "index",
-                    "namespace_name",
-                    "kind",
-                    "query_text",
-                    "query_vector_preview",
-                    "query_sparse_preview",
-                    "filter",
-                    "top_k",
-                    "includes",
-                    "weighting_strategy",
-                    "fusion_algorithm",
-                ]
-            },
-        ),
-        (
-            "Lifetime",
-            {"fields": ["state", "created_at", "last_used_at", "idle_for", "expires_at", "expires_in", "max_idle"]},
-        ),
-        ("Progress", {"fields": ["returned_count", "dense_progress", "sparse_progress"]}),
+        ("Query", {"fields": QUERY_FIELDS}),
+        ("Lifetime", {"fields": LIFETIME_FIELDS}),
+        ("Progress", {"fields": PROGRESS_FIELDS}),
     ]
-    readonly_fields = [field for _, options in fieldsets for field in options["fields"]]
+    readonly_fields = (*QUERY_FIELDS, *LIFETIME_FIELDS, *PROGRESS_FIELDS)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ResumableQuery]:
         # The list never shows the query vectors (up to thousands of floats each).

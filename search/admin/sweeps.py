@@ -42,11 +42,10 @@ def beat_schedule() -> list[ScheduleEntry]:
 
 
 @admin.register(SweepRun)
-class SweepRunAdmin(ReadOnlyAdmin):
+class SweepRunAdmin(ReadOnlyAdmin[SweepRun]):
     list_display = ["started_at", "finished_at", "took", "expired_count", "trigger"]
     list_filter = ["trigger"]
-    fields = ["started_at", "finished_at", "took", "expired_count", "trigger"]
-    readonly_fields = fields
+    fields = readonly_fields = ("started_at", "finished_at", "took", "expired_count", "trigger")
 
     def has_sweep_permission(self, request: HttpRequest) -> bool:
         # A sweep deletes resumable queries (expired ones only).

@@ -40,7 +40,7 @@ DATA_PREVIEW_CHARS = 80
 SEARCH_COUNT_CAP = 10_000
 
 
-class CountedPaginator(Paginator):
+class CountedPaginator(Paginator[Any]):
     """A Paginator whose count comes from elsewhere (here: the namespace counters)."""
 
     def __init__(self, *args: Any, count: Callable[[], int], **kwargs: Any) -> None:
@@ -59,22 +59,23 @@ def counted_vectors(*, index_id: int | None, namespace_id: int | None) -> int:
         namespaces = namespaces.filter(index_id=index_id)
     if namespace_id is not None:
         namespaces = namespaces.filter(pk=namespace_id)
-    return namespaces.aggregate(total=Coalesce(Sum("vector_count"), 0))["total"]
+    total: int = namespaces.aggregate(total=Coalesce(Sum("vector_count"), 0))["total"]
+    return total
 
 
 @admin.register(Vector)
-class VectorAdmin(ReadOnlyAdmin):
+class VectorAdmin(ReadOnlyAdmin[Vector]):
     list_display = ["key", "index", "namespace_name", "metadata_preview", "data_preview"]
     list_filter = ["index", NamespaceListFilter]
     list_select_related = ["index", "namespace"]
     search_fields = ["key"]
     search_help_text = 'An id prefix, or an exact id in double quotes: "doc-1".'
     ordering = ["-pk"]
-    sortable_by: list[str] = []  # any other order would sort the whole namespace per page
+    sortable_by = ()  # any other order would sort the whole namespace per page
     actions = None
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
-    fields = [
+    fields = readonly_fields = (
         "key",
         "index",
         "namespace_name",
@@ -83,8 +84,7 @@ class VectorAdmin(ReadOnlyAdmin):
         "sparse_preview",
         "metadata_pretty",
         "data_pretty",
-    ]
-    readonly_fields = fields
+    )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Vector]:
         # The list needs neither the vectors nor a megabyte of data per row.
@@ -113,7 +113,7 @@ class VectorAdmin(ReadOnlyAdmin):
         per_page: int,
         orphans: int = 0,
         allow_empty_first_page: bool = True,
-    ) -> Paginator:
+    ) -> Paginator[Vector]:
         def count() -> int:
             if request.GET.get(SEARCH_VAR, "").strip():
                 # Matches of an id prefix: an indexed range, counted only up to a cap.
@@ -160,13 +160,12 @@ class VectorAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Namespace)
-class NamespaceAdmin(ReadOnlyAdmin):
+class NamespaceAdmin(ReadOnlyAdmin[Namespace]):
     list_display = ["index", "namespace_name", "vector_count", "active_queries", "created_at", "browse"]
     list_filter = ["index"]
     list_select_related = ["index"]
     search_fields = ["name"]
-    fields = ["index", "namespace_name", "vector_count", "active_queries", "created_at", "browse"]
-    readonly_fields = fields
+    fields = readonly_fields = ("index", "namespace_name", "vector_count", "active_queries", "created_at", "browse")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Namespace]:
         active = (
@@ -188,7 +187,8 @@ class NamespaceAdmin(ReadOnlyAdmin):
 
     @admin.display(description="active queries", ordering="active_query_total")
     def active_queries(self, obj: Namespace) -> int:
-        return obj.active_query_total  # type: ignore[attr-defined]
+        total: int = obj.active_query_total  # type: ignore[attr-defined]  # annotated by get_queryset
+        return total
 
     @admin.display(description="browse")
     def browse(self, obj: Namespace) -> SafeString:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from search.models import Index
 from search.tokens import hash_token
@@ -20,7 +23,7 @@ class IndexAccess:
 
 
 class IndexTokenAuthentication(BaseAuthentication):
-    def authenticate(self, request):  # noqa: ANN001, ANN201
+    def authenticate(self, request: Request) -> tuple[None, IndexAccess]:
         header = get_authorization_header(request).split()
         if len(header) != 2 or header[0].lower() != b"bearer":
             raise AuthenticationFailed()
@@ -34,17 +37,17 @@ class IndexTokenAuthentication(BaseAuthentication):
             raise AuthenticationFailed()
         return (None, IndexAccess(index=index, readonly=index.readonly_token_hash == digest))
 
-    def authenticate_header(self, request) -> str:  # noqa: ANN001
+    def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="vecsite"'
 
 
-class IndexTokenScheme(OpenApiAuthenticationExtension):
+class IndexTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]  # its registering __init_subclass__ is untyped
     """Describes the bearer token in the OpenAPI document."""
 
     target_class = IndexTokenAuthentication
     name = "indexToken"
 
-    def get_security_definition(self, auto_schema):  # noqa: ANN001, ANN201
+    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, str]:
         return {
             "type": "http",
             "scheme": "bearer",
@@ -53,7 +56,7 @@ class IndexTokenScheme(OpenApiAuthenticationExtension):
 
 
 class HasIndexToken(BasePermission):
-    def has_permission(self, request, view) -> bool:  # noqa: ANN001
+    def has_permission(self, request: Request, view: APIView) -> bool:
         access = request.auth
         if not isinstance(access, IndexAccess):
             return False

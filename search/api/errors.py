@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 
@@ -56,15 +58,19 @@ def upstash_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     return Response(error_body("internal server error", 500), status=500)
 
 
-def _is_api(request) -> bool:  # noqa: ANN001
-    from django.conf import settings
-
+def _is_api(request: HttpRequest) -> bool:
     prefix = f"/{settings.VECSITE_API_PREFIX}"
     return request.path == prefix or request.path.startswith(f"{prefix}/")
 
 
-def json_or_default(status: int, message: str, default):  # noqa: ANN001, ANN201
-    def handler(request, exception=None):  # noqa: ANN001, ANN202
+ErrorView = Callable[..., HttpResponse]
+
+
+def json_or_default(status: int, message: str, default: ErrorView) -> ErrorView:
+    """An error view (handler404, ...) answering the API's JSON envelope under the API's
+    prefix and Django's default page elsewhere."""
+
+    def handler(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
         if _is_api(request) or request.path == "/healthz":
             return JsonResponse(error_body(message, status), status=status)
         return default(request, exception) if exception is not None else default(request)

@@ -9,7 +9,6 @@ from typing import Any
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-from rest_framework.fields import empty
 
 from search.filtering import CompiledFilter, FilterError
 from search.services.records import SparseValue
@@ -72,29 +71,31 @@ class StrictCharField(serializers.CharField):
 
 
 @extend_schema_field({"type": "string", "description": "A metadata filter (docs/api.md#filters)"})
-class FilterField(StrictCharField):
+class FilterField(serializers.Field[CompiledFilter, str, str, Any]):
     """A metadata filter, compiled here once: the services take the compiled form."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("allow_blank", True)
-        kwargs.setdefault("trim_whitespace", False)
+    default_error_messages = {"invalid": "must be a string", "blank": "This field may not be blank."}
+
+    def __init__(self, *, allow_blank: bool = True, **kwargs: Any) -> None:
+        self.allow_blank = allow_blank
         super().__init__(**kwargs)
 
-    def run_validation(self, data: Any = empty) -> CompiledFilter | None:
-        text = super().run_validation(data)  # a string (blank allowed or not), or None
-        if text is None:
-            return None
+    def to_internal_value(self, data: Any) -> CompiledFilter:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        if data == "" and not self.allow_blank:
+            self.fail("blank")
         try:
-            return CompiledFilter.compile(text)
+            return CompiledFilter.compile(data)
         except FilterError as error:
             raise serializers.ValidationError(error.detail) from None
 
-    def to_representation(self, value: CompiledFilter) -> str:  # type: ignore[override]  # see to_internal_value
+    def to_representation(self, value: CompiledFilter) -> str:
         return value.text
 
 
 @extend_schema_field({"oneOf": [{"type": "string", "minLength": 1}, {"type": "integer"}]})
-class VectorIdField(serializers.Field):
+class VectorIdField(serializers.Field[str, str | int, str, Any]):
     """A record id: a non-empty string, or a JSON integer kept as its decimal string."""
 
     default_error_messages = {
@@ -118,7 +119,7 @@ class VectorIdField(serializers.Field):
 
 
 @extend_schema_field({"type": "array", "items": {"type": "number", "format": "float"}, "minItems": 1})
-class DenseVectorField(serializers.Field):
+class DenseVectorField(serializers.Field[list[float], list[Any], list[float], Any]):
     default_error_messages = {
         "invalid": "must be an array of numbers",
         "empty": "must not be empty",
@@ -154,7 +155,7 @@ class DenseVectorField(serializers.Field):
         "required": ["indices", "values"],
     }
 )
-class SparseVectorInputField(serializers.Field):
+class SparseVectorInputField(serializers.Field[SparseValue, dict[str, Any], dict[str, list[Any]], Any]):
     default_error_messages = {
         "invalid": 'must be {{"indices": [int, ...], "values": [number, ...]}}',  # braces doubled for str.format
         "lengths": "indices and values must have the same length",
@@ -187,12 +188,12 @@ class SparseVectorInputField(serializers.Field):
         pairs = sorted(zip(indices, (float(v) for v in values), strict=True))
         return SparseValue(indices=[i for i, _ in pairs], values=[v for _, v in pairs])
 
-    def to_representation(self, value: SparseValue) -> dict[str, list]:
+    def to_representation(self, value: SparseValue) -> dict[str, list[Any]]:
         return {"indices": value.indices, "values": value.values}
 
 
 @extend_schema_field({"type": "object", "additionalProperties": True})
-class MetadataField(serializers.Field):
+class MetadataField(serializers.Field[dict[str, Any], dict[str, Any], dict[str, Any], Any]):
     default_error_messages = {
         "invalid": "must be a JSON object",
         "too_large": "must be at most {max} bytes as JSON",

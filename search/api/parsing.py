@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable, Mapping
+from typing import IO, Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from rest_framework.exceptions import ParseError
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.renderers import BaseRenderer
+from rest_framework.request import Request
 
 
 class AnyContentJSONParser(JSONParser):
     media_type = "*/*"
 
-    def parse(self, stream, media_type=None, parser_context=None):  # noqa: ANN001, ANN201
+    def parse(
+        self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> Any:
         # DRF reads the request stream itself, bypassing the DATA_UPLOAD_MAX_MEMORY_SIZE
         # check in HttpRequest.body, so the limit is applied here (the handler answers 413).
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
@@ -28,9 +34,11 @@ class AnyContentJSONParser(JSONParser):
 
 
 class JSONOnlyNegotiation(DefaultContentNegotiation):
-    def select_parser(self, request, parsers):  # noqa: ANN001, ANN201
-        return parsers[0] if parsers else None
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
+        return next(iter(parsers), None)
 
-    def select_renderer(self, request, renderers, format_suffix=None):  # noqa: ANN001, ANN201
-        renderer = renderers[0]
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
         return renderer, renderer.media_type

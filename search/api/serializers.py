@@ -27,7 +27,7 @@ def top_k_field(**kwargs: Any) -> StrictIntegerField:
     return StrictIntegerField(min_value=1, max_value=settings.VECSITE_MAX_TOP_K, **kwargs)
 
 
-class IncludeMixin(serializers.Serializer):
+class IncludeMixin(serializers.Serializer[Any]):
     includeVectors = StrictBooleanField(required=False, allow_null=True, default=False)
     includeMetadata = StrictBooleanField(required=False, allow_null=True, default=False)
     includeData = StrictBooleanField(required=False, allow_null=True, default=False)
@@ -44,12 +44,12 @@ def include_from(data: dict[str, Any]) -> Include:
     )
 
 
-class UpsertItemSerializer(serializers.Serializer):
+class UpsertItemSerializer(serializers.Serializer[Any]):
     id = VectorIdField()
     vector = DenseVectorField(required=False, allow_null=True)
     sparseVector = SparseVectorInputField(required=False, allow_null=True)
     metadata = MetadataField(required=False, allow_null=True)
-    data = DataField(required=False, allow_null=True)
+    data = DataField(required=False, allow_null=True)  # type: ignore[assignment]  # as above
 
     def record(self) -> RecordInput:
         return record_from(self.validated_data)
@@ -65,9 +65,9 @@ def record_from(data: dict[str, Any]) -> RecordInput:
     )
 
 
-class UpsertDataItemSerializer(serializers.Serializer):
+class UpsertDataItemSerializer(serializers.Serializer[Any]):
     id = VectorIdField()
-    data = DataField()
+    data = DataField()  # type: ignore[assignment]  # the wire's field name; Serializer.data is the output
     metadata = MetadataField(required=False, allow_null=True)
 
 
@@ -114,10 +114,10 @@ class QuerySerializer(QueryOptionsSerializer):
 
 
 class QueryDataSerializer(QueryOptionsSerializer):
-    data = DataField()
+    data = DataField()  # type: ignore[assignment]  # the wire's field name; Serializer.data is the output
 
 
-class MaxIdleMixin(serializers.Serializer):
+class MaxIdleMixin(serializers.Serializer[Any]):
     maxIdle = StrictIntegerField(
         required=False, allow_null=True, min_value=1, max_value=settings.VECSITE_RESUMABLE_MAX_MAX_IDLE
     )
@@ -149,12 +149,12 @@ class ResumableHandleField(serializers.UUIDField):
         return super().to_internal_value(data)
 
 
-class ResumableNextSerializer(serializers.Serializer):
+class ResumableNextSerializer(serializers.Serializer[Any]):
     uuid = ResumableHandleField()
     additionalK = top_k_field()
 
 
-class ResumableEndSerializer(serializers.Serializer):
+class ResumableEndSerializer(serializers.Serializer[Any]):
     uuid = ResumableHandleField()
 
 
@@ -168,7 +168,7 @@ class FetchSerializer(IncludeMixin):
         return attrs
 
 
-class DeleteSerializer(serializers.Serializer):
+class DeleteSerializer(serializers.Serializer[Any]):
     ids = serializers.ListField(child=VectorIdField(), required=False, allow_null=True, max_length=1000)
     prefix = StrictCharField(required=False, allow_null=True, allow_blank=False, trim_whitespace=False)
     filter = FilterField(required=False, allow_null=True, allow_blank=False)
@@ -196,11 +196,11 @@ class RangeSerializer(IncludeMixin):
         return int(text)
 
 
-class UpdateSerializer(serializers.Serializer):
+class UpdateSerializer(serializers.Serializer[Any]):
     id = VectorIdField()
     vector = DenseVectorField(required=False, allow_null=True)
     sparseVector = SparseVectorInputField(required=False, allow_null=True)
-    data = DataField(required=False, allow_null=True)
+    data = DataField(required=False, allow_null=True)  # type: ignore[assignment]  # as above
     metadata = MetadataField(required=False, allow_null=True)
     metadataUpdateMode = serializers.ChoiceField(
         choices=["OVERWRITE", "PATCH"], required=False, allow_null=True, default="OVERWRITE"

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from search.api import serializers as s
-from search.api.auth import HasIndexToken, IndexTokenAuthentication
+from search.api.auth import HasIndexToken, IndexAccess, IndexTokenAuthentication
 from search.errors import InvalidInput
 from search.models import Index
 from search.services import info as info_service
@@ -32,7 +32,7 @@ NAMESPACE_PARAMETER = OpenApiParameter(
     OpenApiParameter.PATH,
     description="The namespace; leave the segment out for the default namespace.",
 )
-SerializerT = TypeVar("SerializerT", bound=serializers.Serializer)
+SerializerT = TypeVar("SerializerT", bound=serializers.Serializer[Any])
 ENVELOPE_ERROR = inline_serializer("Error", {"error": serializers.CharField(), "status": serializers.IntegerField()})
 
 
@@ -80,7 +80,7 @@ def as_items(data: Any) -> tuple[list[Any], bool]:
 
 
 def validated_many(
-    serializer_class: type[serializers.Serializer], items: list[Any], batch: bool
+    serializer_class: type[serializers.Serializer[Any]], items: list[Any], batch: bool
 ) -> list[dict[str, Any]]:
     serializer = serializer_class(data=items, many=True)
     if not serializer.is_valid():
@@ -107,22 +107,27 @@ class IndexView(APIView):
     permission_classes = [HasIndexToken]
     writes = False
 
-    def http_method_not_allowed(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        raise NotImplementedError  # each command's view answers POST
+
+    def http_method_not_allowed(self, request: Request, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]  # DRF hands its Request, as APIView's own override says
         # The SDKs POST every command; the REST reference also documents GET, PUT and
         # DELETE with the same body, so those run the POST handler too (the schema lists
         # POST only). HEAD and PATCH stay refused: a probe must never run e.g. reset.
         if request.method in ("GET", "PUT", "DELETE"):
-            return self.post(request, *args, **kwargs)  # type: ignore[attr-defined]
+            return self.post(request, *args, **kwargs)
         return super().http_method_not_allowed(request, *args, **kwargs)
 
     @property
     def index(self) -> Index:
-        return self.request.auth.index
+        access = self.request.auth
+        assert isinstance(access, IndexAccess)  # HasIndexToken let the request through
+        return access.index
 
     def namespace(self) -> str:
         return namespace_service.validate_namespace_name(self.kwargs.get("namespace") or "")
 
-    def query_specs(self, serializer_class: type[serializers.Serializer]) -> tuple[list[QuerySpec], bool]:
+    def query_specs(self, serializer_class: type[serializers.Serializer[Any]]) -> tuple[list[QuerySpec], bool]:
         """The body's queries (one object, or an array of them) as specs; the flag says
         it was an array."""
         items, batch = as_items(self.request.data)
@@ -169,7 +174,7 @@ def batch_result(results: list[list[StoredRecord]], specs: list[QuerySpec]) -> l
     return wired[0] if len(wired) == 1 else wired
 
 
-def run_queries(view: IndexView, serializer_class: type[serializers.Serializer]) -> Response:
+def run_queries(view: IndexView, serializer_class: type[serializers.Serializer[Any]]) -> Response:
     specs, batch = view.query_specs(serializer_class)
     if batch:
         results = query_service.query_batch(index=view.index, specs=specs)
@@ -198,7 +203,7 @@ class QueryDataView(IndexView):
         return run_queries(self, s.QueryDataSerializer)
 
 
-def start_resumable(view: IndexView, serializer_class: type[serializers.Serializer]) -> Response:
+def start_resumable(view: IndexView, serializer_class: type[serializers.Serializer[Any]]) -> Response:
     data = validated(serializer_class, view.request.data).validated_data
     batch = resumable_service.resumable_query_start(
         index=view.index, spec=s.query_spec(data, namespace=view.namespace()), max_idle=data.get("maxIdle")

@@ -14,8 +14,7 @@ from functools import cached_property
 from django.conf import settings
 
 from search.filtering import CompiledFilter
-from search.models import Component, Index, Namespace, Vector, Weighting
-from search.querysets import HNSW_MAX_EF_SEARCH, AnnScan, Candidate
+from search.models import HNSW_MAX_EF_SEARCH, AnnScan, Candidate, Component, Index, Namespace, Vector, Weighting
 from search.services import sparse as sparse_codec
 from search.services.records import Include, SparseValue, StoredRecord
 from search.services.scoring import exact_dense_scores, float32, score_from_distance, stored_dense_scores

@@ -21,9 +21,8 @@ from django.db.models import QuerySet
 
 from search.errors import NotFound, TooManyActiveQueries
 from search.filtering import CompiledFilter
-from search.models import Component, Fusion, Index, ResumableCandidate, ResumableQuery, Weighting
+from search.models import Candidate, Component, Fusion, Index, ResumableCandidate, ResumableQuery, Weighting
 from search.progress import Progress, SideProgress
-from search.querysets import Candidate
 from search.services import sparse as sparse_codec
 from search.services.fusion import fuse
 from search.services.namespaces import namespace_find

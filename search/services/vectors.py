@@ -82,7 +82,7 @@ def records_by_pk(
 ) -> dict[int, StoredRecord]:
     """The records with these primary keys that still exist (and still match the filter)."""
     fields = ["pk", "key"]
-    queryset = Vector.objects.filter(pk__in=list(pks)).matching(compiled)
+    queryset: QuerySet[Vector] = Vector.objects.filter(pk__in=list(pks)).matching(compiled)
     if include.vectors:
         queryset = _with_parts(queryset, include)
         fields += ["embedding_text", "sparse_text"]

@@ -1,25 +1,33 @@
-"""The vocabulary of the vector table: which rows, at what distance, nearest first.
+"""Records, and the vocabulary of their table: which rows, at what distance, nearest first.
 
-The services compose these; every client value is a bound parameter, and the only SQL
-spliced in is a compiled filter (`search.filtering`, values bound) or our own constants.
+The services compose the queryset's methods; every client value is a bound parameter,
+and the only SQL spliced in is a compiled filter (`search.filtering`, values bound).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Self, cast
 
-from django.db import connection, transaction
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.db import connection, models, transaction
 from django.db.models import F, Func, Q, QuerySet, Value
 from django.db.models.functions import Cast
-from pgvector.django import CosineDistance, HalfVectorField, L2Distance, MaxInnerProduct, VectorField
+from pgvector.django import (
+    CosineDistance,
+    HalfVectorField,
+    L2Distance,
+    MaxInnerProduct,
+    SparseVectorField,
+    VectorField,
+)
 
 from search.filtering import CompiledFilter
+from search.models.indexes import Index, Namespace
 
 if TYPE_CHECKING:
     from pgvector import SparseVector
-
-    from search.models import Index, Namespace
 
 # pgvector caps the HNSW candidate list at 1,000.
 HNSW_MAX_EF_SEARCH = 1000
@@ -30,6 +38,11 @@ DISTANCES: dict[str, type[Func]] = {
     "EUCLIDEAN": L2Distance,
     "DOT_PRODUCT": MaxInnerProduct,
 }
+
+
+# The annotation the distance methods add, read back as an expression (the type checker
+# knows the model's fields, not annotations made in another method).
+DISTANCE = F("distance")
 
 
 @dataclass(frozen=True)
@@ -58,7 +71,9 @@ class VectorQuerySet(QuerySet["Vector"]):
         """Rows whose metadata satisfies the filter (all rows for None)."""
         if compiled is None or compiled.matches_all:
             return self
-        return self.extra(where=[compiled.sql], params=list(compiled.params))  # noqa: S610 - compiled, values bound
+        # The SQL is compiled by search.filtering with every value a bound parameter.
+        matching = self.extra(where=[compiled.sql], params=list(compiled.params))  # noqa: S610
+        return cast(Self, matching)  # the stubs type extra() as returning a plain QuerySet
 
     def with_dense_distance(self, index: Index, vector: list[float], *, ann: bool) -> Self:
         """Annotate `distance` to the query vector. With `ann`, the expression is exactly
@@ -85,7 +100,7 @@ class VectorQuerySet(QuerySet["Vector"]):
 
     def nearest(self, limit: int) -> list[Candidate]:
         """The first `limit` rows by (distance, pk), computed exactly."""
-        rows = self.order_by("distance", "pk").values_list("pk", "distance")[:limit]
+        rows = self.order_by(DISTANCE, "pk").values_list("pk", DISTANCE)[:limit]
         return [Candidate(pk=pk, distance=distance) for pk, distance in rows]
 
     def nearest_ann(self, limit: int, scan: AnnScan) -> list[Candidate]:
@@ -99,10 +114,43 @@ class VectorQuerySet(QuerySet["Vector"]):
             # trading it for a full sort on cost estimates that do not know the dimension.
             cursor.execute("SET LOCAL enable_seqscan = off")
             cursor.execute("SET LOCAL enable_sort = off")
-            rows = list(self.order_by("distance").values_list("pk", "distance")[:limit])
+            rows = list(self.order_by(DISTANCE).values_list("pk", DISTANCE)[:limit])
         rows.sort(key=lambda row: (row[1], row[0]))
         return [Candidate(pk=pk, distance=distance) for pk, distance in rows]
 
 
 def _vector_text(vector: list[float]) -> str:
     return "[" + ",".join(repr(float(x)) for x in vector) + "]"
+
+
+class Vector(models.Model):
+    """One record. The bigint primary key is the insertion order: range cursors and
+    ties in score both follow it."""
+
+    index = models.ForeignKey(Index, on_delete=models.CASCADE, related_name="+")
+    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="vectors")
+    key = models.CharField(max_length=512)
+    # No fixed dimension: indexes of many dimensions share the table. Each index gets a
+    # partial HNSW index over `embedding::vector(D)` (see services.indexes).
+    embedding = VectorField(null=True, blank=True)
+    sparse = SparseVectorField(null=True, blank=True)
+    # The sparse vector's non-zero indices, so that "shares at least one index with the
+    # query" is a GIN-indexed array overlap, and document frequencies a GIN lookup.
+    sparse_indices = ArrayField(models.IntegerField(), null=True, blank=True)
+    metadata = models.JSONField(null=True, blank=True)
+    data = models.TextField(null=True, blank=True)  # noqa: DJ001 - absent and "" differ on the wire
+
+    objects = VectorQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["namespace", "key"], name="vector_unique_key")]
+        indexes = [
+            models.Index(
+                fields=["namespace", "key"], name="vector_ns_key_prefix", opclasses=["int8_ops", "text_pattern_ops"]
+            ),
+            GinIndex(fields=["metadata"], name="vector_metadata_gin", opclasses=["jsonb_path_ops"]),
+            GinIndex(fields=["sparse_indices"], name="vector_sparse_indices_gin"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,0 +1,41 @@
+"""Data model: indexes, their namespaces and vectors, and resumable query handles."""
+
+from search.models.choices import Component, Fusion, IndexType, PartsUse, QueryMode, Similarity, Weighting
+from search.models.indexes import (
+    FLOAT32_ZERO_BELOW,
+    HNSW_HALFVEC_MAX_DIM,
+    HNSW_VECTOR_MAX_DIM,
+    Index,
+    IndexQuerySet,
+    Namespace,
+    default_max_active_queries,
+)
+from search.models.resumable import ResumableCandidate, ResumableQuery, ResumableQueryQuerySet, SweepRun
+from search.models.vectors import DISTANCES, HNSW_MAX_EF_SEARCH, AnnScan, Candidate, Vector, VectorQuerySet
+
+__all__ = [
+    "DISTANCES",
+    "FLOAT32_ZERO_BELOW",
+    "HNSW_HALFVEC_MAX_DIM",
+    "HNSW_MAX_EF_SEARCH",
+    "HNSW_VECTOR_MAX_DIM",
+    "AnnScan",
+    "Candidate",
+    "Component",
+    "Fusion",
+    "Index",
+    "IndexQuerySet",
+    "IndexType",
+    "Namespace",
+    "PartsUse",
+    "QueryMode",
+    "ResumableCandidate",
+    "ResumableQuery",
+    "ResumableQueryQuerySet",
+    "Similarity",
+    "SweepRun",
+    "Vector",
+    "VectorQuerySet",
+    "Weighting",
+    "default_max_active_queries",
+]

@@ -1,0 +1,122 @@
+"""Resumable query handles, their candidate buffers, and the sweeper's history."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from pgvector.django import SparseVectorField, VectorField
+
+from search.models.choices import Component, Fusion, Weighting
+from search.models.indexes import Index, Namespace
+from search.progress import ProgressField
+
+
+class ResumableQueryQuerySet(models.QuerySet["ResumableQuery"]):
+    def active(self) -> ResumableQueryQuerySet:
+        return self.filter(expires_at__gt=timezone.now())
+
+    def expired(self) -> ResumableQueryQuerySet:
+        return self.filter(expires_at__lte=timezone.now())
+
+
+class ResumableQuery(models.Model):
+    """Server-side state of one resumable query (see docs/resumable-queries.md)."""
+
+    class Kind(models.TextChoices):
+        VECTOR = "vector"
+        TEXT = "text"
+
+    uuid = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    index = models.ForeignKey(Index, on_delete=models.CASCADE, related_name="resumable_queries")
+    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="resumable_queries")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.VECTOR)
+    query_text = models.TextField(blank=True, default="")
+    # The query as resolved at start: a text query is embedded once, here.
+    query_vector = VectorField(null=True, blank=True)
+    query_sparse = SparseVectorField(null=True, blank=True)
+    # The filter as the client wrote it, and as compiled at start (never parsed again).
+    filter = models.TextField(blank=True, default="")
+    filter_sql = models.TextField(blank=True, default="")
+    filter_params = models.JSONField(default=list, blank=True)
+    include_vectors = models.BooleanField(default=False)
+    include_metadata = models.BooleanField(default=False)
+    include_data = models.BooleanField(default=False)
+    weighting_strategy = models.CharField(max_length=8, choices=Weighting.choices, blank=True, default="")
+    fusion_algorithm = models.CharField(max_length=8, choices=Fusion.choices, blank=True, default="")
+    top_k = models.PositiveIntegerField()
+    max_idle = models.PositiveIntegerField(help_text="Seconds without use before the handle expires.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+    returned_count = models.PositiveIntegerField(default=0, help_text="Results handed out so far.")
+    progress = ProgressField(help_text="How far each side's candidate buffer has got.")
+
+    objects = ResumableQueryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "resumable query"
+        verbose_name_plural = "resumable queries"
+        indexes = [models.Index(fields=["index", "expires_at"], name="rq_index_expires")]
+
+    def __str__(self) -> str:
+        return str(self.uuid)
+
+    def touch(self, now: datetime | None = None) -> None:
+        now = now or timezone.now()
+        self.last_used_at = now
+        self.expires_at = now + timedelta(seconds=self.max_idle)
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+
+class ResumableCandidate(models.Model):
+    """One prefetched result of a resumable query, in result order per component."""
+
+    pk = models.CompositePrimaryKey("query_id", "component", "position")
+    # No index of its own: the primary key starts with the query, and a lone query_id index
+    # is what the planner picks on a freshly grown buffer (stale statistics), scanning
+    # the whole buffer instead of the indexes below.
+    query = models.ForeignKey(ResumableQuery, on_delete=models.CASCADE, related_name="candidates", db_index=False)
+    component = models.CharField(max_length=1, choices=Component.choices, default=Component.DENSE)
+    position = models.PositiveIntegerField()
+    # Hybrid queries fuse both components per batch: a vector handed out through one
+    # component is marked here in both, and skipped from then on.
+    returned = models.BooleanField(default=False)
+    vector_id = models.BigIntegerField()  # no FK: a vector deleted since is skipped, not cascaded
+    distance = models.FloatField()
+
+    class Meta:
+        # Marking a fused batch's winners as returned finds them by vector in both buffers.
+        indexes = [
+            models.Index(fields=["query", "vector_id"], name="rq_candidate_vector"),
+            # A fused query reads each side's next candidates not yet returned: this index
+            # holds only those, so the read stays O(k) however many were returned ahead.
+            models.Index(
+                fields=["query", "component", "position"], condition=Q(returned=False), name="rq_candidate_open"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.query_id}#{self.position}"
+
+
+class SweepRun(models.Model):
+    """A record of one sweep of expired resumable queries."""
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    expired_count = models.PositiveIntegerField()
+    trigger = models.CharField(max_length=16, default="beat")
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.started_at:%Y-%m-%d %H:%M:%S} ({self.expired_count} expired)"
