@@ -7,17 +7,18 @@ CELERY_BROKER_URL means a broker on the local filesystem that needs no server.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
+from vecsite.paths import BASE_DIR, var_dir
+
 # Lets classes that are generic in the type stubs (ModelAdmin[Index], ...) be subscripted at run time.
 django_stubs_ext.monkeypatch()
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("VECSITE_VAR_DIR", BASE_DIR / "var"))
+# Local state (embedded database, filesystem broker, beat schedule): see vecsite/paths.py.
+VAR_DIR = var_dir()
 
 
 def env_str(name: str, default: str = "") -> str:
