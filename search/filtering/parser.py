@@ -12,11 +12,12 @@ import re
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path as FsPath
+from typing import cast
 
-from lark import Lark, Token, Transformer
+from lark import Lark, Token, Transformer, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
-from .ast import And, CmpOp, Comparison, Contains, Glob, HasField, In, Node, Or, Path, Value
+from .ast import CMP_OPS, And, CmpOp, Comparison, Contains, Glob, HasField, In, Node, Or, Path, Value
 from .errors import FilterError
 from .glob import GlobSyntaxError, compile_glob
 from .limits import MAX_ARRAY_INDEX, MAX_FILTER_LENGTH, MAX_IN_VALUES, MAX_NESTING_DEPTH, MAX_PATH_DEPTH
@@ -78,7 +79,7 @@ def parse_filter(text: str) -> Node | None:
     return node
 
 
-def _parse_tree(text: str) -> object:
+def _parse_tree(text: str) -> Tree[Token]:
     interactive = _lark().parse_interactive(text)
     depth = 0
     in_list = False
@@ -104,12 +105,13 @@ def _parse_tree(text: str) -> object:
                 else:
                     depth -= 1
             previous = token.type
-        return interactive.feed_token(Token("$END", "", start_pos=len(text)))
+        tree: Tree[Token] = interactive.feed_token(Token("$END", "", start_pos=len(text)))
+        return tree
     except UnexpectedToken as exc:
         try:
             # Unlike exc.expected, accepts() leaves out what LALR's merged states would
             # only reject after a reduction.
-            expected = set(interactive.accepts())
+            expected = set(interactive.accepts())  # type: ignore[no-untyped-call]  # lark leaves accepts() unannotated
         except UnexpectedInput:  # pragma: no cover - defensive
             expected = set(exc.expected)
         raise _token_error(text, exc.token, expected, history) from None
@@ -153,11 +155,12 @@ def _syntax_error(text: str, exc: UnexpectedInput) -> FilterError:
     if isinstance(exc, UnexpectedToken):  # pragma: no cover - handled by _parse_tree
         return _token_error(text, exc.token, set(exc.expected), [])
     if isinstance(exc, UnexpectedCharacters):
-        position = exc.pos_in_stream
-        char = text[position] if position < len(text) else ""
+        # lark declares pos_in_stream = None on the base class; the lexer always sets it here.
+        at = cast(int, exc.pos_in_stream)
+        char = text[at] if at < len(text) else ""
         if char and char in "'\"":
-            return FilterError(f"unterminated string starting at position {position}", position)
-        return FilterError(f"unexpected character {char!r} at position {position}", position)
+            return FilterError(f"unterminated string starting at position {at}", at)
+        return FilterError(f"unexpected character {char!r} at position {at}", at)
     position = getattr(exc, "pos_in_stream", None)
     return FilterError(f"syntax error at position {position}", position)
 
@@ -310,7 +313,8 @@ class _Builder(Transformer[Token, Node]):
         return HasField(_parse_path(children[-1]), negated)
 
 
+_CMP_OPS_BY_TEXT: dict[str, CmpOp] = {op: op for op in CMP_OPS}
+
+
 def _cmp_op(token: Token) -> CmpOp:
-    op = str(token)
-    assert op in ("=", "!=", "<", "<=", ">", ">=")
-    return op  # type: ignore[return-value]
+    return _CMP_OPS_BY_TEXT[str(token)]  # the grammar's CMP_OP admits exactly these

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -48,18 +49,17 @@ class Command(BaseCommand):
             "--json", action="store_true", help="Print one JSON object: name, url, token, readonly_token."
         )
 
-    def handle(self, *args: object, **options: object) -> None:
-        dimension = options["dimension"]
+    def handle(self, *args: Any, **options: Any) -> None:
         try:
             credentials = index_create(
                 IndexSpec(
                     name=str(options["name"]),
-                    dimension=dimension,  # type: ignore[arg-type]
+                    dimension=options["dimension"],
                     similarity=str(options["similarity"]),
                     index_type=str(options["index_type"]),
                     embedding_model=str(options["embedding_model"]),
                     sparse_embedding_model=str(options["sparse_embedding_model"]),
-                    max_active_queries=options["max_active_queries"],  # type: ignore[arg-type]
+                    max_active_queries=options["max_active_queries"],
                 )
             )
         except ServiceError as error:

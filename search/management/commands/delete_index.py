@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from search.models import Index
@@ -13,7 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("name")
         parser.add_argument("--yes", action="store_true", help="Do not ask for confirmation.")
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         index = Index.objects.filter(name=options["name"]).first()
         if index is None:
             raise CommandError(f"no index named {options['name']!r}")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -21,7 +23,7 @@ class Command(BaseCommand):
             help="Delete the demo index (and its vectors) and make it again, e.g. one made without a model.",
         )
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         name = str(options["name"])
         try:
             index, created = ensure_demo_index(name=name, recreate=bool(options["recreate"]))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 from django.db.models import Count, OuterRef, Subquery, Sum
@@ -16,7 +17,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--json", action="store_true", help="Print a JSON array instead of a table.")
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         # Subqueries, not joins: joining both relations multiplies rows, and a
         # Sum(distinct=True) over the product adds equal namespace counts only once.
         vectors = Coalesce(
@@ -37,17 +38,20 @@ class Command(BaseCommand):
             ),
             0,
         )
+        indexes = Index.objects.annotate(vectors=vectors, active_queries=active_queries).values(
+            "name", "index_type", "dimension", "similarity", "embedding_model", "vectors", "active_queries"
+        )
         rows = [
             {
-                "name": index.name,
-                "type": index.index_type,
-                "dimension": index.dimension,
-                "similarity": index.similarity,
-                "embedding_model": index.embedding_model,
-                "vectors": index.vectors or 0,
-                "active_queries": index.active_queries,
+                "name": index["name"],
+                "type": index["index_type"],
+                "dimension": index["dimension"],
+                "similarity": index["similarity"],
+                "embedding_model": index["embedding_model"],
+                "vectors": index["vectors"] or 0,
+                "active_queries": index["active_queries"],
             }
-            for index in Index.objects.annotate(vectors=vectors, active_queries=active_queries)
+            for index in indexes
         ]
         if options["json"]:
             self.stdout.write(json.dumps(rows))

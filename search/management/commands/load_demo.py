@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
@@ -25,12 +26,12 @@ class Command(BaseCommand):
             "--batch-size", type=int, default=EMBED_BATCH, help=f"Entries embedded per batch (default {EMBED_BATCH})."
         )
 
-    def handle(self, *args: object, **options: object) -> None:
-        limit = options["limit"]
-        batch_size = options["batch_size"]
-        if limit is not None and int(limit) < 1:  # type: ignore[call-overload]
+    def handle(self, *args: Any, **options: Any) -> None:
+        limit: int | None = options["limit"]
+        batch_size: int = options["batch_size"]
+        if limit is not None and limit < 1:
             raise CommandError("--limit must be at least 1")
-        if int(batch_size) < 1:  # type: ignore[call-overload]
+        if batch_size < 1:
             raise CommandError("--batch-size must be at least 1")
         try:
             index, created = ensure_demo_index(name=str(options["name"]))
@@ -39,11 +40,15 @@ class Command(BaseCommand):
         if created:
             self.stdout.write(f"Created the demo index {index.name}.")
         started = time.monotonic()
-        entries = demo_entries(limit=int(limit) if limit is not None else None)  # type: ignore[call-overload]
+        entries = demo_entries(limit=limit)
         self.stdout.write(f"Collected {len(entries)} docstrings from the standard library; embedding them.")
         # The bar goes to the terminal only (tqdm turns itself off when stderr is not one).
         with tqdm(total=len(entries), unit="entry", file=sys.stderr, disable=None, dynamic_ncols=True) as bar:
-            demo_load(index=index, entries=entries, batch_size=int(batch_size), on_batch=bar.update)  # type: ignore[call-overload]
+
+            def advance(count: int) -> None:
+                bar.update(count)
+
+            demo_load(index=index, entries=entries, batch_size=batch_size, on_batch=advance)
         elapsed = time.monotonic() - started
         self.stdout.write(
             self.style.SUCCESS(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -15,7 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("name")
         parser.add_argument("--json", action="store_true", help="Print name, url, token, readonly_token as JSON.")
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         index = Index.objects.filter(name=options["name"]).first()
         if index is None:
             raise CommandError(f"no index named {options['name']!r}")

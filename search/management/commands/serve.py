@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
@@ -27,7 +28,7 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2).")
         parser.add_argument("--no-celery", action="store_true", help="Serve the site only.")
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         # Start the database (embedded by default) before the children, and keep this
         # process's handle on it while they run.
         connection.ensure_connection()
