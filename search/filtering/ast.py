@@ -22,8 +22,7 @@ CmpOp: TypeAlias = Literal["=", "!=", "<", "<=", ">", ">="]
 CMP_OPS: tuple[CmpOp, ...] = ("=", "!=", "<", "<=", ">", ">=")
 
 
-def _check_path(path: object) -> None:
-    # Typed loosely on purpose: it guards against callers that bypass the type checker.
+def _check_path(path: Path) -> None:
     if not isinstance(path, tuple) or not path:
         raise ValueError("path must be a non-empty tuple")
     if not isinstance(path[0], str):
