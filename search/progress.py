@@ -7,6 +7,7 @@ buffer of candidates (see docs/resumable-queries.md).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from django.db import models
@@ -14,51 +15,79 @@ from django.db import models
 from search.models.vectors import Candidate
 
 
+class Phase(StrEnum):
+    """Where a side's candidates come from: the HNSW index, or exact keyset scans."""
+
+    ANN = "ann"
+    EXACT = "exact"
+
+
 @dataclass
 class SideProgress:
-    """One side's buffer: `buffered` candidates at positions 1..buffered, of which the
-    first `consumed` were handed out (or skipped); `last` is the keyset position of the
-    last one buffered, where the next refill starts; `exhausted` once the search has
-    nothing beyond the buffer."""
+    """One side's buffer of candidates not yet handed out.
 
-    consumed: int = 0
+    `horizon` is how far the fetched candidates reach: in the exact phase the keyset
+    position (distance, row) where the next scan starts; in the ANN phase the end of the
+    part of the last HNSW scan that is trusted. `scanned` is the size of the last scan or
+    chunk (each refill doubles it); `buffered` counts the rows waiting in the buffer;
+    `exhausted` says no candidate lies beyond the horizon. `reach` is the farthest
+    candidate handed out; after the switch from the ANN phase, exact scans leave out ids
+    already handed out until they pass `catch_up` (the reach at the switch).
+    `refill_requested` is when a background refill was asked for (epoch seconds)."""
+
+    phase: Phase = Phase.EXACT
+    horizon: Candidate | None = None
+    scanned: int = 0
     buffered: int = 0
-    last: Candidate | None = None
     exhausted: bool = False
-
-    @property
-    def remaining(self) -> int:
-        return self.buffered - self.consumed
+    reach: Candidate | None = None
+    catch_up: Candidate | None = None
+    refill_requested: float | None = None
 
     @property
     def finished(self) -> bool:
-        return self.exhausted and self.remaining == 0
+        return self.phase == Phase.EXACT and self.exhausted and self.buffered == 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SideProgress:
-        last = data.get("last")
         return cls(
-            consumed=data["consumed"],
+            phase=Phase(data["phase"]),
+            horizon=_candidate(data["horizon"]),
+            scanned=data["scanned"],
             buffered=data["buffered"],
-            last=Candidate(pk=last["pk"], distance=last["distance"]) if last else None,
             exhausted=data["exhausted"],
+            reach=_candidate(data["reach"]),
+            catch_up=_candidate(data["catch_up"]),
+            refill_requested=data["refill_requested"],
         )
+
+
+def _candidate(data: dict[str, Any] | None) -> Candidate | None:
+    return Candidate(pk=data["pk"], distance=data["distance"]) if data else None
 
 
 @dataclass
 class Progress:
+    """Both sides, and the last score handed out by a one-sided query: no later result
+    scores higher, but across the one switch from the ANN phase to the exact phase."""
+
     dense: SideProgress = field(default_factory=SideProgress)
     sparse: SideProgress = field(default_factory=SideProgress)
+    last_score: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"dense": self.dense.to_json(), "sparse": self.sparse.to_json()}
+        return {"dense": self.dense.to_json(), "sparse": self.sparse.to_json(), "last_score": self.last_score}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Progress:
-        return cls(dense=SideProgress.from_json(data["dense"]), sparse=SideProgress.from_json(data["sparse"]))
+        return cls(
+            dense=SideProgress.from_json(data["dense"]),
+            sparse=SideProgress.from_json(data["sparse"]),
+            last_score=data.get("last_score"),
+        )
 
 
 class ProgressField(models.JSONField):

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import uuid
+
 from celery import shared_task
 
+from search.models import Component
+from search.services.refill import resumable_refill
 from search.services.sweeper import sweep_expired_resumable_queries as sweep
 
 
 @shared_task(name="search.tasks.sweep_expired_resumable_queries")
 def sweep_expired_resumable_queries() -> int:
     return sweep(trigger="beat").expired_count
+
+
+@shared_task(name="search.tasks.refill_resumable_query")
+def refill_resumable_query(handle: str, component: str) -> int:
+    """Fetch a resumable query's next candidates ahead of its client (safe to run twice:
+    a refill that another got ahead of merges nothing)."""
+    return resumable_refill(handle=uuid.UUID(handle), component=Component(component))

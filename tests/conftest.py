@@ -50,6 +50,13 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
     settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = f"test_vecsite_{os.getpid()}"
 
 
+@pytest.fixture(autouse=True)
+def _refills_in_the_request(settings) -> None:  # noqa: ANN001
+    # No Celery worker runs in most tests: `next` refills buffers itself. The tests of the
+    # background refill turn it back on beside a real worker.
+    settings.VECSITE_RESUMABLE_BACKGROUND_REFILL = False
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _no_nagle_on_the_live_server() -> Iterator[None]:
     # The live server writes headers and body separately; with Nagle on, each response

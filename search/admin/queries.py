@@ -23,7 +23,7 @@ from search.admin.common import (
     sparse_preview,
 )
 from search.models import ResumableQuery, ResumableQueryQuerySet
-from search.progress import SideProgress
+from search.progress import Phase, SideProgress
 from search.services.resumable import resumable_queries_stop
 
 
@@ -63,10 +63,16 @@ PROGRESS_FIELDS = ("returned_count", "dense_progress", "sparse_progress")
 
 
 def side_summary(side: SideProgress) -> str:
-    """One side's buffer in words, for an operator."""
-    state = "no more candidates beyond the buffer" if side.exhausted else "more to fetch"
-    position = f"; next refill after distance {side.last.distance:.6g} (row {side.last.pk})" if side.last else ""
-    return f"{side.consumed:,} of {side.buffered:,} buffered candidates taken, {state}{position}"
+    """One side's state in words, for an operator."""
+    if side.phase == Phase.ANN:
+        phase = f"ANN phase (HNSW scans; the last of {side.scanned:,} rows)"
+    elif side.exhausted:
+        phase = "exact phase, nothing beyond the buffer"
+    else:
+        phase = f"exact phase (keyset chunks; the last of {side.scanned:,} rows)"
+    horizon = f", fetched up to distance {side.horizon.distance:.6g}" if side.horizon else ""
+    pending = ", a background refill is pending" if side.refill_requested else ""
+    return f"{side.buffered:,} candidates buffered; {phase}{horizon}{pending}"
 
 
 def plural(count: int) -> str:

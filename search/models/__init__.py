@@ -10,7 +10,13 @@ from search.models.indexes import (
     Namespace,
     default_max_active_queries,
 )
-from search.models.resumable import ResumableCandidate, ResumableQuery, ResumableQueryQuerySet, SweepRun
+from search.models.resumable import (
+    BufferedCandidate,
+    HandedOut,
+    ResumableQuery,
+    ResumableQueryQuerySet,
+    SweepRun,
+)
 from search.models.vectors import DISTANCES, HNSW_MAX_EF_SEARCH, AnnScan, Candidate, Vector, VectorQuerySet
 
 __all__ = [
@@ -20,16 +26,17 @@ __all__ = [
     "HNSW_MAX_EF_SEARCH",
     "HNSW_VECTOR_MAX_DIM",
     "AnnScan",
+    "BufferedCandidate",
     "Candidate",
     "Component",
     "Fusion",
+    "HandedOut",
     "Index",
     "IndexQuerySet",
     "IndexType",
     "Namespace",
     "PartsUse",
     "QueryMode",
-    "ResumableCandidate",
     "ResumableQuery",
     "ResumableQueryQuerySet",
     "Similarity",

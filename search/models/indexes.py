@@ -48,6 +48,10 @@ class Index(models.Model):
         default=default_max_active_queries,
         help_text="How many resumable queries may be active on this index at once.",
     )
+    exact_resumable = models.BooleanField(
+        default=False,
+        help_text="Resumable queries scan exactly at any namespace size, never through the HNSW index.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = IndexQuerySet.as_manager()

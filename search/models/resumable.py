@@ -6,7 +6,6 @@ import uuid
 from datetime import datetime, timedelta
 
 from django.db import models
-from django.db.models import Q
 from django.utils import timezone
 from pgvector.django import SparseVectorField, VectorField
 
@@ -76,35 +75,40 @@ class ResumableQuery(models.Model):
         return self.expires_at <= timezone.now()
 
 
-class ResumableCandidate(models.Model):
-    """One prefetched result of a resumable query, in result order per component."""
+class BufferedCandidate(models.Model):
+    """A candidate of a resumable query not yet handed out, in one side's buffer. A side
+    is read nearest first, by (distance, vector_id); rows leave it as they are handed out."""
 
-    pk = models.CompositePrimaryKey("query_id", "component", "position")
-    # No index of its own: the primary key starts with the query, and a lone query_id index
-    # is what the planner picks on a freshly grown buffer (stale statistics), scanning
-    # the whole buffer instead of the indexes below.
+    pk = models.CompositePrimaryKey("query_id", "component", "vector_id")
+    # No index of its own: the primary key and the reading order both start with it.
     query = models.ForeignKey(ResumableQuery, on_delete=models.CASCADE, related_name="candidates", db_index=False)
     component = models.CharField(max_length=1, choices=Component.choices, default=Component.DENSE)
-    position = models.PositiveIntegerField()
-    # Hybrid queries fuse both components per batch: a vector handed out through one
-    # component is marked here in both, and skipped from then on.
-    returned = models.BooleanField(default=False)
     vector_id = models.BigIntegerField()  # no FK: a vector deleted since is skipped, not cascaded
     distance = models.FloatField()
 
     class Meta:
-        # Marking a fused batch's winners as returned finds them by vector in both buffers.
-        indexes = [
-            models.Index(fields=["query", "vector_id"], name="rq_candidate_vector"),
-            # A fused query reads each side's next candidates not yet returned: this index
-            # holds only those, so the read stays O(k) however many were returned ahead.
-            models.Index(
-                fields=["query", "component", "position"], condition=Q(returned=False), name="rq_candidate_open"
-            ),
-        ]
+        indexes = [models.Index(fields=["query", "component", "distance", "vector_id"], name="rq_buffer_order")]
 
     def __str__(self) -> str:
-        return f"{self.query_id}#{self.position}"
+        return f"{self.query_id}/{self.component}/{self.vector_id}"
+
+
+class HandedOut(models.Model):
+    """An id a resumable query has handed out. It is never handed out again by that query,
+    whatever happens to the vector (updated, or deleted and inserted anew)."""
+
+    pk = models.CompositePrimaryKey("query_id", "key")
+    query = models.ForeignKey(ResumableQuery, on_delete=models.CASCADE, related_name="handed_out", db_index=False)
+    key = models.CharField(max_length=512)
+    vector_id = models.BigIntegerField()
+
+    class Meta:
+        verbose_name_plural = "handed out"
+        # A refill leaves out rows already handed out (a hybrid query's other side).
+        indexes = [models.Index(fields=["query", "vector_id"], name="rq_handed_out_vector")]
+
+    def __str__(self) -> str:
+        return f"{self.query_id}/{self.key}"
 
 
 class SweepRun(models.Model):

@@ -43,6 +43,7 @@ DISTANCES: dict[str, type[Func]] = {
 # The annotation the distance methods add, read back as an expression (the type checker
 # knows the model's fields, not annotations made in another method).
 DISTANCE = F("distance")
+EXACT_DISTANCE = F("exact_distance")
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ class AnnScan:
 
     ef_search: int
     max_scan_tuples: int
+    mem_multiplier: int = 1
+    work_mem: str = "4MB"
 
 
 class VectorQuerySet(QuerySet["Vector"]):
@@ -76,16 +79,21 @@ class VectorQuerySet(QuerySet["Vector"]):
         return cast(Self, matching)  # the stubs type extra() as returning a plain QuerySet
 
     def with_dense_distance(self, index: Index, vector: list[float], *, ann: bool) -> Self:
-        """Annotate `distance` to the query vector. With `ann`, the expression is exactly
-        the one of the index's partial HNSW index, so that the planner can use it."""
+        """Annotate `distance` to the query vector (and `exact_distance`, the same over the
+        stored float32 vectors). With `ann`, `distance` is exactly the expression of the
+        index's partial HNSW index, so that the planner can use it; past 2,000 dimensions
+        that index holds halfvec, whose distances are coarser than the exact ones."""
         assert index.dimension is not None
         distance_class = DISTANCES[index.similarity]
+        exact = distance_class(F("embedding"), vector)
         if not ann:
-            return self.annotate(distance=distance_class(F("embedding"), vector))
+            return self.annotate(distance=exact, exact_distance=F("distance"))
         field_class = VectorField if index.ann_vector_type == "vector" else HalfVectorField
         field = field_class(dimensions=index.dimension)
         distance = distance_class(Cast(F("embedding"), field), Cast(Value(_vector_text(vector)), field))
-        return self.filter(index=index).annotate(distance=distance)
+        if index.ann_vector_type == "vector":
+            return self.filter(index=index).annotate(distance=distance, exact_distance=F("distance"))
+        return self.filter(index=index).annotate(distance=distance, exact_distance=exact)
 
     def with_sparse_distance(self, sparse: SparseVector, indices: list[int]) -> Self:
         """Records sharing at least one non-zero index with the query (a GIN-indexed
@@ -105,16 +113,21 @@ class VectorQuerySet(QuerySet["Vector"]):
 
     def nearest_ann(self, limit: int, scan: AnnScan) -> list[Candidate]:
         """The first `limit` rows through the HNSW index, iterative scan in relaxed order,
-        put back in (distance, pk) order here."""
+        put back in (exact distance, pk) order here. Fewer come back when the scan gives
+        up first (`scan.max_scan_tuples`, or its memory, `work_mem` times `scan_mem_multiplier`)."""
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET LOCAL hnsw.ef_search = %s", [scan.ef_search])
-            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-            cursor.execute("SET LOCAL hnsw.max_scan_tuples = %s", [scan.max_scan_tuples])
-            # We chose the index for this namespace (by its size); keep the planner from
-            # trading it for a full sort on cost estimates that do not know the dimension.
-            cursor.execute("SET LOCAL enable_seqscan = off")
-            cursor.execute("SET LOCAL enable_sort = off")
-            rows = list(self.order_by(DISTANCE).values_list("pk", DISTANCE)[:limit])
+            # One round trip for the scan's settings, local to this transaction. We chose
+            # the index for this namespace (by its size); enable_seqscan and enable_sort
+            # keep the planner from trading it for a full sort on cost estimates that do
+            # not know the dimension.
+            cursor.execute(
+                "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.max_scan_tuples', %s, true), "
+                "set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+                "set_config('hnsw.scan_mem_multiplier', %s, true), set_config('work_mem', %s, true), "
+                "set_config('enable_seqscan', 'off', true), set_config('enable_sort', 'off', true)",
+                [str(scan.ef_search), str(scan.max_scan_tuples), str(scan.mem_multiplier), scan.work_mem],
+            )
+            rows = list(self.order_by(DISTANCE).values_list("pk", EXACT_DISTANCE)[:limit])
         rows.sort(key=lambda row: (row[1], row[0]))
         return [Candidate(pk=pk, distance=distance) for pk, distance in rows]
 

@@ -46,10 +46,12 @@ def embed_documents(index: Index, texts: Sequence[str]) -> list[tuple[list[float
     """The vector parts of records whose text is `texts`, by the index's model(s)."""
     require_models(index)
     _require_parts(index)
-    dense: Sequence[list[float] | None] = embed_dense(index, texts) if index.embedding_model else [None] * len(texts)
-    sparse: Sequence[SparseValue | None] = (
-        [bm25.embed_document(text) for text in texts] if index.sparse_embedding_model else [None] * len(texts)
-    )
+    dense: list[list[float] | None] = [None] * len(texts)
+    if index.embedding_model:
+        dense = list(embed_dense(index, texts))
+    sparse: list[SparseValue | None] = [None] * len(texts)
+    if index.sparse_embedding_model:
+        sparse = [bm25.embed_document(text) for text in texts]
     return list(zip(dense, sparse, strict=True))
 
 

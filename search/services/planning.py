@@ -8,28 +8,43 @@ so that a selective filter still fills the page.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
 from django.conf import settings
 
 from search.filtering import CompiledFilter
-from search.models import HNSW_MAX_EF_SEARCH, AnnScan, Candidate, Component, Index, Namespace, Vector, Weighting
+from search.models import (
+    HNSW_MAX_EF_SEARCH,
+    AnnScan,
+    Candidate,
+    Component,
+    Index,
+    Namespace,
+    Similarity,
+    Vector,
+    Weighting,
+)
 from search.services import sparse as sparse_codec
+from search.services.ranking import Hit, above, dense_score_bound, ranked
 from search.services.records import Include, SparseValue, StoredRecord
 from search.services.scoring import exact_dense_scores, float32, score_from_distance, stored_dense_scores
 from search.services.specs import QuerySpec
 from search.services.vectors import records_by_pk
+
+# Candidates read beyond the k asked for, so that near-ties at the edge rank exactly.
+RANK_PAD = 8
 
 
 def uses_exact_search(namespace: Namespace) -> bool:
     return namespace.vector_count <= settings.VECSITE_EXACT_SEARCH_MAX_VECTORS
 
 
-def ann_scan(limit: int) -> AnnScan:
+def ann_scan(limit: int, ef_search: int | None = None) -> AnnScan:
     """An HNSW scan wide enough for `limit` results."""
     return AnnScan(
-        ef_search=min(HNSW_MAX_EF_SEARCH, max(settings.VECSITE_HNSW_EF_SEARCH, limit)),
+        ef_search=min(HNSW_MAX_EF_SEARCH, ef_search or max(settings.VECSITE_HNSW_EF_SEARCH, limit)),
         max_scan_tuples=max(20_000, 20 * limit),
     )
 
@@ -74,32 +89,59 @@ class SearchPlan:
             return []
         return rows.with_sparse_distance(sparse_codec.to_db(self.sparse), indices).after(after).nearest(limit)
 
-    def records(
-        self, component: Component, candidates: list[Candidate], *, recheck_filter: bool = False
-    ) -> list[StoredRecord]:
-        """The live records behind one side's candidates, in order, with their scores.
+    def hits(self, component: Component, candidates: Sequence[Candidate], *, recheck_filter: bool) -> list[Hit]:
+        """The live records behind one side's candidates, scored, in candidate order.
         Dense scores are computed from the vectors loaded with the records (one query)."""
-        compiled = self.spec.filter if recheck_filter else None
         include = self.spec.include
+        compiled = self.spec.filter if recheck_filter else None
         if component == Component.SPARSE:
-            return hydrate([(c.pk, -c.distance) for c in candidates], include, compiled=compiled)
+            found = records_by_pk((c.pk for c in candidates), include, compiled)
+            return [Hit(c, found[c.pk], -c.distance) for c in candidates if c.pk in found]
         assert self.spec.vector is not None
         loading = Include(vectors=True, metadata=include.metadata, data=include.data)
         found = records_by_pk((c.pk for c in candidates), loading, compiled)
         exact = exact_dense_scores(
             self.index.similarity, self.spec.vector, {pk: r.vector for pk, r in found.items() if r.vector is not None}
         )
-        results = []
+        hits = []
         for candidate in candidates:
             record = found.get(candidate.pk)
             if record is None:
                 continue
-            score = exact.get(candidate.pk, score_from_distance(self.index.similarity, candidate.distance))
-            record.score = float32(score)
-            if not include.vectors:
-                record.vector = record.sparse = None
-            results.append(record)
-        return results
+            hits.append(
+                Hit(
+                    candidate,
+                    record,
+                    exact.get(candidate.pk, score_from_distance(self.index.similarity, candidate.distance)),
+                )
+            )
+        return hits
+
+    def score_bound(self, component: Component, distance: float, hits: Iterable[Hit]) -> float | None:
+        """The best score a candidate at pgvector distance `distance` or further can have;
+        None where scores follow distances exactly (sparse scores are the distances)."""
+        if component == Component.SPARSE:
+            return None
+        assert self.spec.vector is not None and self.index.dimension is not None
+        row_norm = 1.0
+        if self.index.similarity == Similarity.DOT_PRODUCT:
+            row_norm = max((_norm(hit.record.vector) for hit in hits), default=1.0)
+        return dense_score_bound(self.index.similarity, self.index.dimension, self.spec.vector, distance, row_norm)
+
+    def nearest_records(self, component: Component, k: int) -> list[StoredRecord]:
+        """The `k` best records of one side, ranked by their scores. Exact namespaces read
+        a few candidates more than `k` (more if near-ties demand), so the ranking is exact."""
+        exact = component == Component.SPARSE or uses_exact_search(self.namespace)
+        limit = k + RANK_PAD if exact else k
+        while True:
+            candidates = self.candidates(component, limit=limit)
+            best = ranked(self.hits(component, candidates, recheck_filter=False))
+            if not exact or len(candidates) < limit:
+                return published(best[:k], self.spec.include)
+            bound = self.score_bound(component, candidates[-1].distance, best)
+            if len(above(best, bound)) >= k:
+                return published(best[:k], self.spec.include)
+            limit *= 2
 
     def scored(self, component: Component, candidates: list[Candidate]) -> list[tuple[int, float]]:
         """(pk, score) for candidates in order, to be fused."""
@@ -111,6 +153,22 @@ class SearchPlan:
             (c.pk, exact[c.pk] if c.pk in exact else score_from_distance(self.index.similarity, c.distance))
             for c in candidates
         ]
+
+
+def _norm(vector: list[float] | None) -> float:
+    return float(sum(x * x for x in vector) ** 0.5) if vector else 1.0
+
+
+def published(hits: Iterable[Hit], include: Include) -> list[StoredRecord]:
+    """The records of ranked hits as clients get them: float32 scores, only the parts asked for."""
+    records = []
+    for hit in hits:
+        record = hit.record
+        record.score = float32(hit.score)
+        if not include.vectors:
+            record.vector = record.sparse = None
+        records.append(record)
+    return records
 
 
 def hydrate(

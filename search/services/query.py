@@ -44,8 +44,7 @@ def query(*, index: Index, spec: QuerySpec) -> list[StoredRecord]:
         dense = plan.scored(Component.DENSE, plan.candidates(Component.DENSE, limit=pool))
         sparse = plan.scored(Component.SPARSE, plan.candidates(Component.SPARSE, limit=pool))
         return hydrate(fuse(spec.fusion, dense, sparse)[: spec.top_k], spec.include)
-    component = plan.single_component
-    return plan.records(component, plan.candidates(component, limit=spec.top_k))
+    return plan.nearest_records(plan.single_component, spec.top_k)
 
 
 def query_batch(*, index: Index, specs: Sequence[QuerySpec]) -> list[list[StoredRecord]]:

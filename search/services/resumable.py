@@ -1,14 +1,13 @@
 """Resumable queries: a handle per query, continued page by page at constant cost.
 
-Design (docs/resumable-queries.md has the long form): each handle is a ResumableQuery
-row plus a buffer of prefetched candidates (ResumableCandidate rows, in result order).
-`next` pops from the buffer by position, an indexed range read whose cost does not
-depend on depth. When the buffer runs dry it is refilled from the saved keyset position
-(distance, pk) with a chunk that doubles each time (capped), so the cost of refills per
-result stays constant too. Refills are exact keyset scans, never HNSW scans, whose cost
-grows with depth and which can miss rows. Everything lives in Postgres, so any web
-process can serve any call and a restart loses nothing. The row lock taken by `next`
-serialises concurrent calls on one handle, so their results never overlap.
+Each handle is a ResumableQuery row, a buffer of candidates per side (BufferedCandidate,
+read nearest first) and the ids it has handed out (HandedOut). `start` fetches the first
+candidates (one HNSW scan on a large namespace: the cost of an ordinary query), `next`
+hands out the best buffered candidates and refills the buffer from refill.py when it
+runs short; a Celery task refills it ahead of the client, so that `next` rarely waits.
+Everything lives in Postgres: any web process serves any call, and the row lock taken by
+`next` serialises concurrent calls on one handle. docs/resumable-queries.md has the
+design, its guarantees and its costs.
 """
 
 from __future__ import annotations
@@ -20,22 +19,19 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from search.errors import NotFound, TooManyActiveQueries
-from search.filtering import CompiledFilter
-from search.models import Candidate, Component, Fusion, Index, ResumableCandidate, ResumableQuery, Weighting
-from search.progress import Progress, SideProgress
+from search.models import BufferedCandidate, Candidate, Component, Index, ResumableQuery
+from search.progress import Phase, Progress, SideProgress
+from search.services import refill as refills
 from search.services import sparse as sparse_codec
 from search.services.fusion import fuse
 from search.services.namespaces import namespace_find
-from search.services.planning import SearchPlan, hydrate
+from search.services.planning import RANK_PAD, SearchPlan, hydrate, published
 from search.services.query import query_resolve
-from search.services.records import Include, StoredRecord
+from search.services.ranking import Hit, above, ranked
+from search.services.records import StoredRecord
+from search.services.scoring import score_from_distance
 from search.services.specs import QuerySpec, ResumableBatch
 
-# An exact scan costs about the same for 10 rows as for 1,000 (reading and scoring every
-# row is the cost, not keeping a few), so the first chunk is generous.
-FIRST_CHUNK = 1_000
-MAX_CHUNK = 10_000
-ANALYZE_AFTER_ROWS = 2_000
 # What `next` changes on the handle row: saving only these keeps the query vector unwritten.
 PROGRESS_FIELDS = ["last_used_at", "expires_at", "returned_count", "progress"]
 
@@ -47,12 +43,39 @@ def _not_found(handle: uuid.UUID) -> NotFound:
 def resumable_query_start(*, index: Index, spec: QuerySpec, max_idle: int | None = None) -> ResumableBatch:
     """Start a query and return its handle with the first `spec.top_k` results.
 
-    A namespace that does not exist gives no handle and no results
-    (docs/api.md#resumable-query). `max_idle` defaults to VECSITE_RESUMABLE_DEFAULT_MAX_IDLE."""
+    The first candidates are fetched before any lock is taken; the handle is created,
+    checked against the index's cap and given its first batch in one transaction, so a
+    failure leaves nothing behind. A namespace that does not exist gives no handle and
+    no results (docs/api.md#resumable-query). `max_idle` defaults to
+    VECSITE_RESUMABLE_DEFAULT_MAX_IDLE."""
     spec = query_resolve(index=index, spec=spec)
     namespace = namespace_find(index=index, name=spec.namespace)
     if namespace is None:
         return ResumableBatch(handle=None, records=[], include=spec.include, returned=0, finished=True)
+    plan = SearchPlan(index=index, namespace=namespace, spec=spec)
+    query = ResumableQuery(
+        index=index,
+        namespace=namespace,
+        kind=ResumableQuery.Kind.TEXT if spec.data is not None else ResumableQuery.Kind.VECTOR,
+        query_text=spec.data or "",
+        query_vector=spec.vector,
+        query_sparse=sparse_codec.to_db(spec.sparse) if spec.sparse is not None else None,
+        filter=spec.filter.text if spec.filter is not None else "",
+        filter_sql=spec.filter.sql if spec.filter is not None else "",
+        filter_params=list(spec.filter.params) if spec.filter is not None else [],
+        include_vectors=spec.include.vectors,
+        include_metadata=spec.include.metadata,
+        include_data=spec.include.data,
+        weighting_strategy=spec.weighting or "",
+        fusion_algorithm=spec.fusion if spec.fused else "",
+        top_k=spec.top_k,
+        max_idle=max_idle or settings.VECSITE_RESUMABLE_DEFAULT_MAX_IDLE,
+        progress=Progress(),
+    )
+    components = [Component.DENSE, Component.SPARSE] if plan.fused else [plan.single_component]
+    fetched = [refills.fetch(plan, refills.first_refill(plan, c, spec.top_k), query.pk) for c in components]
+    for result in fetched:
+        _side(query.progress, result.refill.component).phase = result.refill.phase
     with transaction.atomic():
         # Lock the index row so that concurrent starts cannot overshoot the cap.
         Index.objects.select_for_update().filter(pk=index.pk).values_list("pk").first()
@@ -62,30 +85,11 @@ def resumable_query_start(*, index: Index, spec: QuerySpec, max_idle: int | None
                 f"this index already has {active} active resumable queries (the limit is "
                 f"{index.max_active_queries}); stop some with resumable-query-end or let them expire"
             )
-        compiled = spec.filter
-        query = ResumableQuery(
-            index=index,
-            namespace=namespace,
-            kind=ResumableQuery.Kind.TEXT if spec.data is not None else ResumableQuery.Kind.VECTOR,
-            query_text=spec.data or "",
-            query_vector=spec.vector,
-            query_sparse=sparse_codec.to_db(spec.sparse) if spec.sparse is not None else None,
-            filter=compiled.text if compiled is not None else "",
-            filter_sql=compiled.sql if compiled is not None else "",
-            filter_params=list(compiled.params) if compiled is not None else [],
-            include_vectors=spec.include.vectors,
-            include_metadata=spec.include.metadata,
-            include_data=spec.include.data,
-            weighting_strategy=spec.weighting or "",
-            fusion_algorithm=spec.fusion if spec.fused else "",
-            top_k=spec.top_k,
-            max_idle=max_idle or settings.VECSITE_RESUMABLE_DEFAULT_MAX_IDLE,
-        )
         query.touch()
         query.save(force_insert=True)
-    with transaction.atomic():
-        query = ResumableQuery.objects.select_for_update().select_related("index", "namespace").get(pk=query.pk)
-        batch = _take(query, spec.top_k)
+        for result in fetched:
+            refills.merge(query, result)
+        batch = _take(query, plan, spec.top_k)
         query.save(update_fields=PROGRESS_FIELDS)
     return batch
 
@@ -101,7 +105,8 @@ def resumable_query_next(*, index: Index, handle: uuid.UUID, additional_k: int) 
         )
         if query is None:
             raise _not_found(handle)
-        batch = _take(query, additional_k)
+        plan = SearchPlan(index=query.index, namespace=query.namespace, spec=refills.stored_spec(query))
+        batch = _take(query, plan, additional_k)
         query.touch()
         query.save(update_fields=PROGRESS_FIELDS)
     return batch
@@ -125,34 +130,25 @@ def resumable_queries_stop(*, queries: QuerySet[ResumableQuery]) -> int:
     return by_model.get(ResumableQuery._meta.label, 0)
 
 
-def query_spec(query: ResumableQuery) -> QuerySpec:
-    """The spec a handle was started with, as stored (its text already embedded)."""
-    return QuerySpec(
-        namespace=query.namespace.name,
-        vector=[float(x) for x in query.query_vector] if query.query_vector is not None else None,
-        sparse=sparse_codec.from_db(query.query_sparse) if query.query_sparse is not None else None,
-        top_k=query.top_k,
-        include=Include(vectors=query.include_vectors, metadata=query.include_metadata, data=query.include_data),
-        filter=CompiledFilter(text=query.filter, sql=query.filter_sql, params=tuple(query.filter_params))
-        if query.filter_sql
-        else None,
-        # IDF weights are recomputed per refill from the namespace's current frequencies.
-        weighting=Weighting(query.weighting_strategy) if query.weighting_strategy else None,
-        fusion=Fusion(query.fusion_algorithm) if query.fusion_algorithm else Fusion.RRF,
-    )
+def _side(progress: Progress, component: Component) -> SideProgress:
+    return progress.dense if component == Component.DENSE else progress.sparse
 
 
-def _take(query: ResumableQuery, k: int) -> ResumableBatch:
-    plan = SearchPlan(index=query.index, namespace=query.namespace, spec=query_spec(query))
+def _take(query: ResumableQuery, plan: SearchPlan, k: int) -> ResumableBatch:
+    """The next k results (fewer at the end), with the handle's progress moved on and a
+    background refill queued when the buffer runs low."""
     progress = query.progress
     if plan.fused:
-        records = _take_fused(query, plan, progress, k)
+        records = _take_fused(query, plan, k)
+        query.returned_count += len(records)
         finished = progress.dense.finished and progress.sparse.finished
     else:
-        side = progress.dense if plan.single_component == Component.DENSE else progress.sparse
-        records = _take_single(query, plan, side, k)
+        records = _take_single(query, plan, k)
+        query.returned_count += len(records)
+        side = _side(progress, plan.single_component)
+        if refills.wants_background_refill(side, query.returned_count):
+            refills.request_background_refill(query, plan.single_component, side)
         finished = side.finished
-    query.returned_count += len(records)
     return ResumableBatch(
         handle=query.uuid,
         records=records,
@@ -162,116 +158,144 @@ def _take(query: ResumableQuery, k: int) -> ResumableBatch:
     )
 
 
-def _take_single(query: ResumableQuery, plan: SearchPlan, side: SideProgress, k: int) -> list[StoredRecord]:
-    """Hand out the next k live results of a one-component query, refilling as needed."""
+def _take_single(query: ResumableQuery, plan: SearchPlan, k: int) -> list[StoredRecord]:
+    """Hand out the next k results of a one-sided query, best first.
+
+    Reads the buffer nearest first, a few candidates more than needed, scores them, and
+    hands out those that nothing unread can outrank (ranking.py); the rest wait for the
+    next call. Candidates whose vector was deleted, changed, or no longer matches the
+    filter are dropped; in the ANN phase, so are candidates scoring above what was
+    already handed out (the index missed them: the exact phase brings them back)."""
     component = plan.single_component
+    progress = query.progress
+    side = _side(progress, component)
     results: list[StoredRecord] = []
+    window = k + RANK_PAD
     while len(results) < k:
-        if side.remaining <= 0:
-            if side.exhausted or not _refill(query, plan, component, side, want=k - len(results)):
-                break
+        need = k - len(results)
+        rows = _buffered(query, component, max(window, need + RANK_PAD))
+        full_window = len(rows) == max(window, need + RANK_PAD)
+        hits = plan.hits(component, rows, recheck_filter=True)
+        live = {hit.pk for hit in hits}
+        dropped = [c.pk for c in rows if c.pk not in live]
+        usable = []
+        for hit in hits:
+            if _stale(plan, hit) or (progress.last_score is not None and hit.score > progress.last_score):
+                dropped.append(hit.pk)
+            else:
+                usable.append(hit)
+        best = ranked(usable)
+        unread = _nearest_unread(side, rows if full_window else [])
+        bound = plan.score_bound(component, unread.distance, best) if unread is not None else None
+        chosen = above(best, bound)[:need]
+        new_keys = _hand_out(query, [component], [(hit.pk, hit.record.id) for hit in chosen], dropped)
+        fresh = [hit for hit in chosen if hit.record.id in new_keys]
+        side.buffered -= len(chosen) + len(dropped)
+        if fresh:
+            results.extend(published(fresh, plan.spec.include))
+            progress.last_score = fresh[-1].score
+            farthest = max((hit.candidate for hit in fresh), key=lambda c: (c.distance, c.pk))
+            if side.reach is None or (side.reach.distance, side.reach.pk) < (farthest.distance, farthest.pk):
+                side.reach = farthest
+        if chosen or dropped:
             continue
-        rows = list(
-            ResumableCandidate.objects.filter(
-                query=query,
-                component=component,
-                position__gt=side.consumed,
-                position__lte=side.consumed + k - len(results),
-            )
-            .order_by("position")
-            .values_list("vector_id", "distance")
-        )
-        side.consumed += len(rows)
-        candidates = [Candidate(pk=pk, distance=distance) for pk, distance in rows]
-        # Deleted vectors drop out here; updated metadata shows; the filter still holds.
-        results.extend(plan.records(component, candidates, recheck_filter=True))
+        if full_window:
+            window *= 2  # near-ties at the window's edge: read further
+            continue
+        if not refills.refill_now(query, plan, component, side, depth=query.returned_count + len(results) + need):
+            break
     return results
 
 
-def _take_fused(query: ResumableQuery, plan: SearchPlan, progress: Progress, k: int) -> list[StoredRecord]:
-    """A hybrid batch (docs/api.md#resumable-query): from each side its top k candidates
-    not yet returned, fused within the batch; the best k are returned and marked so in
-    both buffers."""
-    sides = {Component.DENSE: progress.dense, Component.SPARSE: progress.sparse}
+def _stale(plan: SearchPlan, hit: Hit) -> bool:
+    """A dense candidate whose vector changed since it was buffered: its score no longer
+    matches its buffered distance (beyond float32 rounding). Later scans find it anew."""
+    if plan.single_component != Component.DENSE:
+        return False
+    expected = score_from_distance(plan.index.similarity, hit.candidate.distance)
+    bound = plan.score_bound(Component.DENSE, hit.candidate.distance, [hit])
+    assert bound is not None
+    return abs(hit.score - expected) > bound - expected
+
+
+def _nearest_unread(side: SideProgress, window: list[Candidate]) -> Candidate | None:
+    """The nearest position a candidate not read yet can have: the window's last row
+    when the buffer goes on beyond it, and the side's horizon unless nothing lies beyond
+    it (None when all is read)."""
+    positions = [window[-1]] if window else []
+    if side.horizon is not None and not (side.phase == Phase.EXACT and side.exhausted):
+        positions.append(side.horizon)
+    return min(positions, key=lambda c: (c.distance, c.pk)) if positions else None
+
+
+def _buffered(query: ResumableQuery, component: Component, limit: int) -> list[Candidate]:
+    rows = (
+        BufferedCandidate.objects.filter(query=query, component=component)
+        .order_by("distance", "vector_id")
+        .values_list("vector_id", "distance")[:limit]
+    )
+    return [Candidate(pk=pk, distance=distance) for pk, distance in rows]
+
+
+def _hand_out(
+    query: ResumableQuery, components: list[Component], chosen: list[tuple[int, str]], dropped: list[int]
+) -> set[str]:
+    """Take the chosen (row, id) pairs and the dropped rows out of the buffers, and record
+    the chosen ids as handed out, in one statement. Returns the ids this handle had not
+    handed out before (a vector deleted and inserted anew comes back with a new row)."""
+    if not chosen and not dropped:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH taken AS (DELETE FROM search_bufferedcandidate WHERE query_id = %s AND component = ANY(%s) "
+            "               AND vector_id = ANY(%s)) "
+            "INSERT INTO search_handedout (query_id, key, vector_id) "
+            "SELECT %s, t.key, t.vector_id FROM unnest(%s::text[], %s::bigint[]) AS t(key, vector_id) "
+            "ON CONFLICT DO NOTHING RETURNING key",
+            [
+                query.pk,
+                [str(component) for component in components],
+                [pk for pk, _ in chosen] + dropped,
+                query.pk,
+                [key for _, key in chosen],
+                [pk for pk, _ in chosen],
+            ],
+        )
+        return {key for (key,) in cursor.fetchall()}
+
+
+def _take_fused(query: ResumableQuery, plan: SearchPlan, k: int) -> list[StoredRecord]:
+    """A hybrid batch (docs/api.md#resumable-queries): from each side its top k candidates
+    not yet handed out, fused within the batch; the best k are handed out and leave both
+    buffers."""
+    progress = query.progress
     results: list[StoredRecord] = []
     while len(results) < k:
         need = k - len(results)
-        lists = {component: _unreturned(query, plan, component, side, need) for component, side in sides.items()}
+        lists = {
+            component: _top_of_side(query, plan, component, _side(progress, component), need)
+            for component in (Component.DENSE, Component.SPARSE)
+        }
         if not lists[Component.DENSE] and not lists[Component.SPARSE]:
             break
         best = fuse(plan.spec.fusion, lists[Component.DENSE], lists[Component.SPARSE])[:need]
-        results.extend(hydrate(best, plan.spec.include, compiled=plan.spec.filter))
-        ResumableCandidate.objects.filter(query=query, vector_id__in=[pk for pk, _ in best]).update(returned=True)
-        for component, side in sides.items():
-            _advance_past_returned(query, component, side)
+        records = {record.pk: record for record in hydrate(best, plan.spec.include, compiled=plan.spec.filter)}
+        chosen = [(pk, records[pk].id) for pk, _ in best if pk in records]
+        dropped = [pk for pk, _ in best if pk not in records]
+        new_keys = _hand_out(query, [Component.DENSE, Component.SPARSE], chosen, dropped)
+        results.extend(records[pk] for pk, key in chosen if key in new_keys)
+    for component in (Component.DENSE, Component.SPARSE):
+        side = _side(progress, component)
+        if side.exhausted:  # how many wait matters only for telling the end
+            side.buffered = BufferedCandidate.objects.filter(query=query, component=component).count()
     return results
 
 
-def _unreturned(
+def _top_of_side(
     query: ResumableQuery, plan: SearchPlan, component: Component, side: SideProgress, count: int
 ) -> list[tuple[int, float]]:
-    """This side's next `count` candidates not yet returned, refilling the buffer if short."""
+    """This side's next `count` candidates, refilling the buffer if short."""
     while True:
-        rows = list(
-            ResumableCandidate.objects.filter(
-                query=query, component=component, position__gt=side.consumed, returned=False
-            )
-            .order_by("position")
-            .values_list("vector_id", "distance")[:count]
-        )
-        if len(rows) >= count or side.exhausted or not _refill(query, plan, component, side, want=count - len(rows)):
-            return plan.scored(component, [Candidate(pk=pk, distance=d) for pk, d in rows])
-
-
-def _advance_past_returned(query: ResumableQuery, component: Component, side: SideProgress) -> None:
-    first_open = (
-        ResumableCandidate.objects.filter(query=query, component=component, position__gt=side.consumed, returned=False)
-        .order_by("position")
-        .values_list("position", flat=True)
-        .first()
-    )
-    side.consumed = (first_open - 1) if first_open is not None else side.buffered
-
-
-def _refill(query: ResumableQuery, plan: SearchPlan, component: Component, side: SideProgress, *, want: int) -> bool:
-    """Append the next chunk of candidates to one side's buffer; False when none are left."""
-    chunk = min(MAX_CHUNK, max(want, FIRST_CHUNK, side.buffered))
-    # Candidates come from exact keyset scans: their cost does not depend on depth (an
-    # HNSW scan restarts from the top every time), their order is the true order, and
-    # nothing the index would have missed is lost, so a drain returns every vector once.
-    candidates = plan.candidates(component, limit=chunk, after=side.last, exact=True)
-    if len(candidates) < chunk:
-        side.exhausted = True
-    if not candidates:
-        return False
-    with connection.cursor() as cursor:
-        if not plan.fused:
-            # Consumed entries are no longer needed; keep the buffer small. (A fused
-            # query keeps them: they remember which vectors were already returned.)
-            cursor.execute(
-                "DELETE FROM search_resumablecandidate WHERE query_id = %s AND component = %s AND position <= %s",
-                [query.pk, component, side.consumed],
-            )
-        cursor.execute(
-            "INSERT INTO search_resumablecandidate (query_id, component, position, vector_id, distance, returned) "
-            "SELECT %s, %s, t.position, t.vector_id, t.distance, done.vector_id IS NOT NULL "
-            "FROM unnest(%s::int[], %s::bigint[], %s::float8[]) AS t(position, vector_id, distance) "
-            "LEFT JOIN (SELECT DISTINCT vector_id FROM search_resumablecandidate "
-            "           WHERE query_id = %s AND returned) AS done ON done.vector_id = t.vector_id",
-            [
-                query.pk,
-                component,
-                list(range(side.buffered + 1, side.buffered + len(candidates) + 1)),
-                [c.pk for c in candidates],
-                [c.distance for c in candidates],
-                query.pk,
-            ],
-        )
-    if plan.fused and len(candidates) >= ANALYZE_AFTER_ROWS:
-        # Fused buffers grow fast from nothing; with statistics from when the table was
-        # small the planner scans a whole buffer instead of using the partial index.
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE search_resumablecandidate")
-    side.buffered += len(candidates)
-    side.last = candidates[-1]
-    return True
+        rows = _buffered(query, component, count)
+        if len(rows) >= count or not refills.refill_now(query, plan, component, side, depth=count):
+            return plan.scored(component, rows)

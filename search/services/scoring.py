@@ -40,8 +40,12 @@ def exact_dense_scores(
     matrix = np.array([vectors[key] for key in keys], dtype=np.float32).astype(np.float64)
     q = np.asarray(query, dtype=np.float32).astype(np.float64)
     if similarity == Similarity.COSINE:
-        norms = np.linalg.norm(matrix, axis=1) * np.linalg.norm(q)
-        cosine = np.clip(matrix @ q / np.where(norms == 0, 1.0, norms), -1.0, 1.0)
+        # Every sum taken the same way, and one square root of the product of the squared
+        # norms (as pgvector does): for an exact copy of the query, dot product and both
+        # squared norms are the same number S, and S / sqrt(S * S) is exactly 1.
+        dots = (matrix * q).sum(axis=1)
+        norms = np.sqrt((matrix * matrix).sum(axis=1) * (q * q).sum())
+        cosine = np.clip(dots / np.where(norms == 0, 1.0, norms), -1.0, 1.0)
         scores = (1.0 + cosine) / 2.0
     elif similarity == Similarity.EUCLIDEAN:
         scores = 1.0 / (1.0 + np.sum((matrix - q) ** 2, axis=1))

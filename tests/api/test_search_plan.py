@@ -46,7 +46,7 @@ def ann_plan(index, namespace, vector):
     with CaptureQueriesContext(connection) as captured:
         results = query(index=index, spec=QuerySpec(namespace=namespace, vector=vector, top_k=5))
     statements = [q["sql"] for q in captured.captured_queries]
-    settings_sql = [sql for sql in statements if sql.startswith("SET LOCAL")]
+    settings_sql = [sql for sql in statements if "set_config(" in sql]
     [search_sql] = [sql for sql in statements if "ORDER BY" in sql and "<=>" in sql]
     with transaction.atomic(), connection.cursor() as cursor:
         for sql in settings_sql:

@@ -33,9 +33,10 @@ def index(make_index) -> Index:
 
 SPEC = QuerySpec(vector=[0.3] * DIM, top_k=10, include=Include(metadata=True))
 
-# Handle row (locked), buffer page, records with their vectors, progress saved: the same
-# four statements at any depth, plus the transaction's savepoint bookkeeping.
-NEXT_FROM_BUFFER = 6
+# Handle row (locked), buffer page, records with their vectors, the page taken out of the
+# buffer and recorded as handed out (one statement), progress saved: the same five
+# statements at any depth, plus the transaction's savepoint bookkeeping.
+NEXT_FROM_BUFFER = 7
 # Namespace; cap check (index lock, count) and insert; then, locked again, the first page
 # with its refill (delete consumed, scan, insert chunk), records, progress saved.
 START = 15

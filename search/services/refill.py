@@ -1,0 +1,333 @@
+"""Filling a resumable query's candidate buffers: what to fetch next, fetching it, merging it.
+
+A dense side of a large namespace starts in the ANN phase: HNSW scans (pgvector's
+iterative scan) from the top, each twice the size of the last, the first half of each
+trusted; it moves to the exact phase once a scan would cost more than a scan of the
+whole namespace (VECSITE_RESUMABLE_ANN_MAX_FRACTION of it), or an HNSW scan gives up
+early (a selective filter). The exact phase reads keyset chunks in (distance, row) order;
+its first chunks after the ANN phase leave out ids already handed out, and so bring back
+what the index missed. Sparse sides, hybrid queries, small namespaces and indexes made
+exact are exact from the start (docs/resumable-queries.md).
+
+Scans run outside any transaction and lock; a merge takes the handle's row lock briefly,
+so a background refill (a Celery task) and `next` calls on other processes interleave
+safely: merged rows go in with ON CONFLICT DO NOTHING, and horizons only move forward.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+
+from celery import current_app
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
+
+from search.filtering import CompiledFilter
+from search.models import Candidate, Component, Fusion, HandedOut, Namespace, ResumableQuery, Vector, Weighting
+from search.progress import Phase, Progress, SideProgress
+from search.services import sparse as sparse_codec
+from search.services.planning import SearchPlan, ann_scan, uses_exact_search
+from search.services.records import Include
+from search.services.specs import QuerySpec
+
+logger = logging.getLogger(__name__)
+
+# The first HNSW scan, at start, costs what an ordinary query costs: ef_search stays at
+# its default and the scan returns a few pages' worth (measured: 100 rows at ef_search
+# 100 take no longer than 10). The next scans widen the candidate list to pgvector's
+# maximum, so the first 1,000 results come from a scan of 2,000 at ef_search 1,000.
+ANN_START_SCAN = 100
+ANN_FIRST_REFILL = 2_000
+ANN_EF_SEARCH = 1_000
+# Only the first half (by distance) of an HNSW scan is handed out: its tail is where an
+# iterative scan misses most; the next scan, twice as large, covers it again.
+ANN_TRUSTED_FRACTION = 0.5
+# Exact chunks: the first is generous (an exact scan costs the same for 10 rows as for
+# 1,000), then each doubles, up to a fiftieth of the namespace (at least 10,000), so a
+# scan of the whole namespace is paid once per that many results.
+EXACT_FIRST_CHUNK = 1_000
+EXACT_MIN_MAX_CHUNK = 10_000
+EXACT_CHUNK_FRACTION = 50
+ANALYZE_AFTER_ROWS = 2_000
+REFILL_TASK = "search.tasks.refill_resumable_query"
+# A background refill not merged by then is presumed lost (a worker died) and asked again.
+REFILL_RETRY_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Refill:
+    """One refill of one side: an HNSW scan of `size` rows from the top, or an exact
+    chunk of `size` rows after `after` (leaving out ids handed out, while catching up)."""
+
+    component: Component
+    phase: Phase
+    size: int
+    after: Candidate | None = None
+    skip_handed_out: bool = False
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What a refill found: the candidates, how far they can be trusted, and whether
+    the exact order has nothing beyond them (or the ANN phase is over)."""
+
+    refill: Refill
+    candidates: list[Candidate]
+    horizon: Candidate | None
+    exhausted: bool = False
+    ann_over: bool = False
+
+
+def initial_phase(plan: SearchPlan, component: Component) -> Phase:
+    """ANN for the dense side of a one-sided query on a large namespace of an index that
+    allows it; exact otherwise."""
+    approximate = (
+        component == Component.DENSE
+        and not plan.fused
+        and not plan.index.exact_resumable
+        and not uses_exact_search(plan.namespace)
+    )
+    return Phase.ANN if approximate else Phase.EXACT
+
+
+def ann_limit(namespace: Namespace) -> int:
+    """The largest HNSW scan worth making: beyond it a scan of the whole namespace is cheaper."""
+    return int(namespace.vector_count * settings.VECSITE_RESUMABLE_ANN_MAX_FRACTION)
+
+
+def first_refill(plan: SearchPlan, component: Component, top_k: int) -> Refill:
+    """What a side fetches at start."""
+    if initial_phase(plan, component) == Phase.ANN:
+        size = max(ANN_START_SCAN, 4 * top_k)
+        if size <= ann_limit(plan.namespace):
+            return Refill(component, Phase.ANN, size)
+    return Refill(component, Phase.EXACT, max(EXACT_FIRST_CHUNK, top_k))
+
+
+def next_refill(plan: SearchPlan, component: Component, side: SideProgress, *, depth: int = -1) -> Refill | None:
+    """What a side fetches next, or None when it has nothing more to fetch.
+
+    A refill in the background follows the doubling schedule. A `next` that ran out
+    (`depth`: the results handed out plus those it still wants) makes the smallest ANN
+    scan that reaches past that depth instead, cheap at shallow depths; the scheduled
+    scan still comes in the background and merges over it."""
+    if side.phase == Phase.ANN:
+        size = max(2 * side.scanned, ANN_FIRST_REFILL)
+        if depth >= 0:
+            size = min(size, max(2 * side.scanned, int(depth / ANN_TRUSTED_FRACTION) * 2))
+        if size <= ann_limit(plan.namespace):
+            return Refill(component, Phase.ANN, size)
+        return Refill(component, Phase.EXACT, EXACT_FIRST_CHUNK, after=None, skip_handed_out=True)
+    if side.exhausted:
+        return None
+    cap = max(EXACT_MIN_MAX_CHUNK, plan.namespace.vector_count // EXACT_CHUNK_FRACTION)
+    size = min(cap, max(2 * side.scanned, EXACT_FIRST_CHUNK))
+    catching_up = side.catch_up is not None and (side.horizon is None or _before(side.horizon, side.catch_up))
+    return Refill(component, Phase.EXACT, size, after=side.horizon, skip_handed_out=catching_up)
+
+
+def _before(a: Candidate, b: Candidate) -> bool:
+    return (a.distance, a.pk) <= (b.distance, b.pk)
+
+
+def fetch(plan: SearchPlan, refill: Refill, handle: uuid.UUID) -> Fetched:
+    """Run the scan a refill asks for (no lock held)."""
+    if refill.phase == Phase.ANN:
+        assert plan.spec.vector is not None
+        rows = Vector.objects.in_namespace(plan.namespace).matching(plan.spec.filter)
+        rows = rows.with_dense_distance(plan.index, plan.spec.vector, ann=True)
+        # Scans of the doubling schedule search with the widest candidate list; the small
+        # ones (the start's, a `next` in a hurry) with the ordinary one, for their cost.
+        ef_search = ANN_EF_SEARCH if refill.size >= ANN_FIRST_REFILL else None
+        scan = ann_scan(refill.size, ef_search)
+        candidates = rows.nearest_ann(refill.size, scan)
+        if len(candidates) < refill.size:
+            # The scan gave up before `size` rows (a selective filter, or its budget):
+            # the index no longer pays for this query.
+            return Fetched(refill, [], None, ann_over=True)
+        trusted = candidates[max(1, int(len(candidates) * ANN_TRUSTED_FRACTION)) - 1]
+        return Fetched(refill, candidates, trusted)
+    if refill.skip_handed_out:
+        candidates = _exact_chunk_skipping(plan, refill, handle)
+    else:
+        candidates = plan.candidates(refill.component, limit=refill.size, after=refill.after, exact=True)
+    exhausted = len(candidates) < refill.size
+    return Fetched(refill, candidates, candidates[-1] if candidates else refill.after, exhausted=exhausted)
+
+
+def _exact_chunk_skipping(plan: SearchPlan, refill: Refill, handle: uuid.UUID) -> list[Candidate]:
+    """An exact chunk that leaves out ids this handle handed out (catching up after the
+    ANN phase: what the index missed comes back here)."""
+    assert plan.spec.vector is not None
+    handed_out = HandedOut.objects.filter(query_id=handle, key=OuterRef("key"))
+    rows = Vector.objects.in_namespace(plan.namespace).matching(plan.spec.filter).exclude(Exists(handed_out))
+    rows = rows.with_dense_distance(plan.index, plan.spec.vector, ann=False).after(refill.after)
+    return rows.nearest(refill.size)
+
+
+def merge(query: ResumableQuery, fetched: Fetched) -> int:
+    """Put fetched candidates into the side's buffer and move its progress on; the caller
+    holds the handle's row lock. Returns how many candidates went in."""
+    progress = query.progress
+    component = fetched.refill.component
+    side = progress.dense if component == Component.DENSE else progress.sparse
+    side.refill_requested = None
+    if side.phase == Phase.ANN and (fetched.ann_over or fetched.refill.phase == Phase.EXACT):
+        _switch_to_exact(query, progress, side, component)
+        if fetched.ann_over:
+            return 0
+    if fetched.refill.phase != side.phase or not _moves_on(side, fetched):
+        return 0  # stale: another refill got further first
+    added = _insert(query, component, fetched.candidates)
+    side.buffered += added
+    side.scanned = max(side.scanned, fetched.refill.size)
+    if fetched.horizon is not None and (side.horizon is None or _before(side.horizon, fetched.horizon)):
+        side.horizon = fetched.horizon
+    if fetched.refill.phase == Phase.EXACT:
+        side.exhausted = fetched.exhausted
+    return added
+
+
+def _moves_on(side: SideProgress, fetched: Fetched) -> bool:
+    """An exact chunk merges only where the buffer's keyset ends; an ANN scan only if it
+    is larger than the last (a scan from the top covers every smaller one)."""
+    if fetched.refill.phase == Phase.ANN:
+        return fetched.refill.size > side.scanned
+    return fetched.refill.after == side.horizon
+
+
+def _switch_to_exact(query: ResumableQuery, progress: Progress, side: SideProgress, component: Component) -> None:
+    """End the ANN phase: drop its buffer and start exact scans from the top, which leave
+    out what was handed out until they pass the farthest candidate handed out."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM search_bufferedcandidate WHERE query_id = %s AND component = %s", [query.pk, component]
+        )
+    side.phase = Phase.EXACT
+    side.horizon = None
+    side.scanned = 0
+    side.buffered = 0
+    side.exhausted = False
+    side.catch_up = side.reach
+    # What the index missed comes first in the exact phase and may score above the last
+    # result handed out: the one place where scores may rise (docs/resumable-queries.md).
+    progress.last_score = None
+
+
+def _insert(query: ResumableQuery, component: Component, candidates: list[Candidate]) -> int:
+    """Buffer candidates not buffered yet and never handed out (by either side)."""
+    if not candidates:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO search_bufferedcandidate (query_id, component, vector_id, distance) "
+            "SELECT %s, %s, t.vector_id, t.distance FROM unnest(%s::bigint[], %s::float8[]) AS t(vector_id, distance) "
+            "WHERE NOT EXISTS (SELECT 1 FROM search_handedout h WHERE h.query_id = %s AND h.vector_id = t.vector_id) "
+            "ON CONFLICT DO NOTHING",
+            [query.pk, component, [c.pk for c in candidates], [c.distance for c in candidates], query.pk],
+        )
+        added: int = cursor.rowcount
+    if added >= ANALYZE_AFTER_ROWS:
+        # The buffer grows fast from nothing; with statistics from when the table was
+        # small the planner would scan a whole buffer instead of using its index.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE search_bufferedcandidate")
+    return added
+
+
+def refill_now(query: ResumableQuery, plan: SearchPlan, component: Component, side: SideProgress, depth: int) -> bool:
+    """Refill a side while serving a call (the handle is locked) so that it reaches past
+    `depth` results; False when it has nothing more to fetch."""
+    refill = next_refill(plan, component, side, depth=depth)
+    if refill is None:
+        return False
+    started = time.perf_counter()
+    merge(query, fetch(plan, refill, query.pk))
+    logger.info(
+        "resumable query %s waited %.0f ms for a refill (%s, %s rows)",
+        query.pk,
+        (time.perf_counter() - started) * 1000,
+        refill.phase,
+        refill.size,
+    )
+    return True
+
+
+def wants_background_refill(side: SideProgress, returned: int) -> bool:
+    """Whether to fetch ahead now: once half of what the last refill made available has
+    been used up (the trusted half of an HNSW scan, or an exact chunk)."""
+    if not settings.VECSITE_RESUMABLE_BACKGROUND_REFILL or (side.phase == Phase.EXACT and side.exhausted):
+        return False
+    if side.refill_requested is not None and time.time() - side.refill_requested < REFILL_RETRY_SECONDS:
+        return False
+    if side.phase == Phase.ANN:
+        return returned >= side.scanned * ANN_TRUSTED_FRACTION / 2
+    return side.buffered <= side.scanned // 2
+
+
+def request_background_refill(query: ResumableQuery, component: Component, side: SideProgress) -> None:
+    """Queue a refill task for after the caller's transaction commits. The task is named,
+    not imported: tasks call services, not the other way round."""
+    side.refill_requested = time.time()
+    handle = str(query.pk)
+
+    def send() -> None:
+        try:
+            current_app.send_task(REFILL_TASK, args=[handle, str(component)], retry=False)
+        except Exception:  # a broker outage must not fail the call: `next` refills by itself
+            logger.exception("could not queue a background refill for resumable query %s", handle)
+
+    transaction.on_commit(send)
+
+
+def resumable_refill(*, handle: uuid.UUID, component: Component) -> int:
+    """Fetch one side's next candidates ahead of its client (the Celery task's service).
+    The scan holds no lock; the merge locks the handle briefly. Returns rows added."""
+    query = ResumableQuery.objects.select_related("index", "namespace").filter(uuid=handle).active().first()
+    if query is None:
+        return 0
+    plan = SearchPlan(index=query.index, namespace=query.namespace, spec=stored_spec(query))
+    side = query.progress.dense if component == Component.DENSE else query.progress.sparse
+    refill = next_refill(plan, component, side)
+    if refill is None:
+        return 0
+    started = time.perf_counter()
+    fetched = fetch(plan, refill, handle)
+    with transaction.atomic():
+        locked = (
+            ResumableQuery.objects.select_for_update().select_related("index", "namespace").filter(uuid=handle).first()
+        )
+        if locked is None:
+            return 0
+        added = merge(locked, fetched)
+        locked.save(update_fields=["progress"])
+    logger.info(
+        "refilled resumable query %s in the background: %s %s rows, %d new, %.0f ms",
+        handle,
+        refill.phase,
+        refill.size,
+        added,
+        (time.perf_counter() - started) * 1000,
+    )
+    return added
+
+
+def stored_spec(query: ResumableQuery) -> QuerySpec:
+    """The spec a handle was started with, as stored (its text already embedded)."""
+    return QuerySpec(
+        namespace=query.namespace.name,
+        vector=[float(x) for x in query.query_vector] if query.query_vector is not None else None,
+        sparse=sparse_codec.from_db(query.query_sparse) if query.query_sparse is not None else None,
+        top_k=query.top_k,
+        include=Include(vectors=query.include_vectors, metadata=query.include_metadata, data=query.include_data),
+        filter=CompiledFilter(text=query.filter, sql=query.filter_sql, params=tuple(query.filter_params))
+        if query.filter_sql
+        else None,
+        # IDF weights are recomputed per refill from the namespace's current frequencies.
+        weighting=Weighting(query.weighting_strategy) if query.weighting_strategy else None,
+        fusion=Fusion(query.fusion_algorithm) if query.fusion_algorithm else Fusion.RRF,
+    )
