@@ -63,6 +63,13 @@ def test_it_creates_an_index_that_the_sdk_reaches_with_the_printed_url_and_token
     assert index.hnsw_index_name in hnsw_indexes()
 
 
+def test_it_makes_an_index_whose_resumable_queries_stay_exact(public_url):
+    create("exact", "--dimension", "2", "--exact-resumable")
+    create("approximate", "--dimension", "2")
+    assert Index.objects.get(name="exact").exact_resumable
+    assert not Index.objects.get(name="approximate").exact_resumable
+
+
 def test_it_prints_the_tokens_once_in_plain_text_and_stores_only_their_hashes(public_url):
     out = run("create_index", "plain", "--dimension", "2")
     token = next(line.split()[-1] for line in out.splitlines() if line.startswith("Token:"))

@@ -234,11 +234,17 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "control_folder": str(_broker_dir / "control"),
+        # The worker looks for new task files this often (kombu's default is every
+        # second): a background refill should start well before the client catches up.
+        "polling_interval": 0.05,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
     else {}
 )
 CELERY_TASK_IGNORE_RESULT = True
+# Queuing a task (a background refill) must never hold a request up for long: a broker
+# that does not answer within a second is skipped, and `next` refills by itself.
+CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {

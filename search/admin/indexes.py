@@ -43,6 +43,7 @@ CREATE_FIELDS = [
     "embedding_model",
     "sparse_embedding_model",
     "max_active_queries",
+    "exact_resumable",
 ]
 
 
@@ -75,6 +76,7 @@ class IndexCreateForm(forms.ModelForm[Index]):
                     embedding_model=data["embedding_model"],
                     sparse_embedding_model=data["sparse_embedding_model"],
                     max_active_queries=data["max_active_queries"],
+                    exact_resumable=data["exact_resumable"],
                 )
             )
         except ServiceError as error:
@@ -157,7 +159,7 @@ class IndexAdmin(admin.ModelAdmin[Index]):
             (None, {"fields": ["name", "index_type", "dimension", "similarity", "created_at"]}),
             ("Embedding", {"fields": ["embedding_model", "sparse_embedding_model"]}),
             self.counts_fieldset,
-            ("Resumable queries", {"fields": ["max_active_queries"]}),
+            ("Resumable queries", {"fields": ["max_active_queries", "exact_resumable"]}),
         ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Index | None = None) -> list[str]:
@@ -178,8 +180,8 @@ class IndexAdmin(admin.ModelAdmin[Index]):
 
     def save_model(self, request: HttpRequest, obj: Index, form: forms.ModelForm[Index], change: bool) -> None:
         if change:
-            # The cap is the one editable setting; no other column is written.
-            obj.save(update_fields=["max_active_queries"])
+            # The resumable-query settings are the editable ones; no other column is written.
+            obj.save(update_fields=["max_active_queries", "exact_resumable"])
             return
         # The index is made by the service (tokens, HNSW index); `obj` becomes that row.
         # Its tokens are kept for exactly one display.

@@ -50,6 +50,7 @@ class IndexSpec:
     embedding_model: str = ""
     sparse_embedding_model: str = ""
     max_active_queries: int | None = None
+    exact_resumable: bool = False
 
 
 def index_check(spec: IndexSpec) -> IndexSpec:
@@ -88,6 +89,7 @@ def index_create(spec: IndexSpec) -> IndexCredentials:
         sparse_embedding_model=spec.sparse_embedding_model,
         token_hash=hash_token(token),
         readonly_token_hash=hash_token(readonly_token),
+        exact_resumable=spec.exact_resumable,
     )
     if spec.max_active_queries is not None:
         index.max_active_queries = spec.max_active_queries

@@ -165,19 +165,31 @@ def test_it_creates_a_sparse_index_without_a_dimension(staff: Client) -> None:
     index.delete()
 
 
-def test_it_only_lets_the_cap_change_after_creation(staff: Client, books) -> None:
+def test_it_only_lets_the_resumable_query_settings_change_after_creation(staff: Client, books) -> None:
     page = staff.get(f"/admin/search/index/{books.pk}/change/")
     assert page.status_code == 200
     form_fields = set(page.context["adminform"].form.fields)
-    assert form_fields == {"max_active_queries"}
+    assert form_fields == {"max_active_queries", "exact_resumable"}
     assert b"Rotate tokens" in page.content
     response = staff.post(
         f"/admin/search/index/{books.pk}/change/",
-        {"max_active_queries": "3", "name": "renamed", "dimension": "9", "similarity": "EUCLIDEAN"},
+        {
+            "max_active_queries": "3",
+            "exact_resumable": "on",
+            "name": "renamed",
+            "dimension": "9",
+            "similarity": "EUCLIDEAN",
+        },
     )
     assert response.status_code == 302
     books.refresh_from_db()
-    assert (books.max_active_queries, books.name, books.dimension, books.similarity) == (3, "books", 2, "COSINE")
+    assert (books.max_active_queries, books.exact_resumable, books.name, books.dimension, books.similarity) == (
+        3,
+        True,
+        "books",
+        2,
+        "COSINE",
+    )
 
 
 def test_it_shows_the_counts_on_the_change_page(staff: Client, books) -> None:

@@ -46,6 +46,12 @@ class Command(BaseCommand):
             "--max-active-queries", type=int, help="Cap on active resumable queries (default from settings)."
         )
         parser.add_argument(
+            "--exact-resumable",
+            action="store_true",
+            help="Resumable queries scan exactly at any namespace size (slower starts on large namespaces, "
+            "never an approximate result); by default they start from the HNSW index.",
+        )
+        parser.add_argument(
             "--json", action="store_true", help="Print one JSON object: name, url, token, readonly_token."
         )
 
@@ -60,6 +66,7 @@ class Command(BaseCommand):
                     embedding_model=str(options["embedding_model"]),
                     sparse_embedding_model=str(options["sparse_embedding_model"]),
                     max_active_queries=options["max_active_queries"],
+                    exact_resumable=bool(options["exact_resumable"]),
                 )
             )
         except ServiceError as error:
