@@ -51,7 +51,7 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
 
 
 @pytest.fixture(autouse=True)
-def _refills_in_the_request(settings) -> None:  # noqa: ANN001
+def _refills_in_the_request(settings) -> None:
     # No Celery worker runs in most tests: `next` refills buffers itself. The tests of the
     # background refill turn it back on beside a real worker.
     settings.VECSITE_RESUMABLE_BACKGROUND_REFILL = False
@@ -87,7 +87,7 @@ def make_index(db: None) -> Iterator[Callable[..., IndexCredentials]]:
 
 
 @pytest.fixture
-def live_index(transactional_db: None, live_server, make_index) -> Callable[..., LiveIndex]:  # noqa: ANN001
+def live_index(transactional_db: None, live_server, make_index) -> Callable[..., LiveIndex]:
     def make(name: str = "live", dimension: int | None = 2, similarity: str = "COSINE", **kwargs: object) -> LiveIndex:
         return LiveIndex(make_index(name, dimension, similarity, **kwargs), f"{live_server.url}/v1")
 
@@ -95,10 +95,10 @@ def live_index(transactional_db: None, live_server, make_index) -> Callable[...,
 
 
 @pytest.fixture
-def api(client):  # noqa: ANN001, ANN201
+def api(client):
     """POST JSON to the API with a bearer token through Django's test client."""
 
-    def post(path: str, body: object = None, token: str | None = None, raw: str | bytes | None = None, **extra: object):  # noqa: ANN202
+    def post(path: str, body: object = None, token: str | None = None, raw: str | bytes | None = None, **extra: object):
         import json
 
         headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}

@@ -153,7 +153,8 @@ def test_it_rotates_tokens_so_the_old_ones_stop_working(public_url):
     for token in (old["token"], old["readonly_token"]):
         with pytest.raises(UpstashError, match="Unauthorized"):
             sdk(old["url"], token).info()
-    assert sdk(new["url"], new["token"]).fetch("a")[0].id == "a"
+    [fetched] = sdk(new["url"], new["token"]).fetch("a")
+    assert fetched is not None and fetched.id == "a"
     assert sdk(new["url"], new["readonly_token"]).info().vector_count == 1
     with pytest.raises(UpstashError, match="read-only"):
         sdk(new["url"], new["readonly_token"]).upsert([("b", [0.1, 0.2])])

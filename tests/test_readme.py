@@ -32,6 +32,6 @@ def test_it_runs_every_python_example_in_order(live_index, capsys):
         code = block.replace('"http://127.0.0.1:8000/v1"', repr(tokens['"vs_..."'].url))
         for placeholder, live in tokens.items():
             code = code.replace(placeholder, repr(live.token))
-        exec(compile(code, str(README), "exec"), scope)  # noqa: S102 - our own README
+        exec(compile(code, str(README), "exec"), scope)
     out = capsys.readouterr().out
     assert "dune" in out and "id='d1'" in out

@@ -293,7 +293,7 @@ class DeleteView(IndexView):
 
     def post(self, request: Request, namespace: str = "") -> Response:
         body = request.data
-        if isinstance(body, list) or isinstance(body, (str, int)) and not isinstance(body, bool):
+        if isinstance(body, list) or (isinstance(body, (str, int)) and not isinstance(body, bool)):
             body = {"ids": body if isinstance(body, list) else [body]}  # the JS SDK's bare ids
         data = validated(s.DeleteSerializer, body).validated_data
         deleted = vector_service.vectors_delete(

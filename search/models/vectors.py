@@ -63,7 +63,7 @@ class AnnScan:
     ef_search: int
     max_scan_tuples: int
     mem_multiplier: int = 1
-    work_mem: str = "4MB"
+    work_mem: str | None = None  # None: the server's own
 
 
 class VectorQuerySet(QuerySet["Vector"]):
@@ -123,7 +123,8 @@ class VectorQuerySet(QuerySet["Vector"]):
             cursor.execute(
                 "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.max_scan_tuples', %s, true), "
                 "set_config('hnsw.iterative_scan', 'relaxed_order', true), "
-                "set_config('hnsw.scan_mem_multiplier', %s, true), set_config('work_mem', %s, true), "
+                "set_config('hnsw.scan_mem_multiplier', %s, true), "
+                "set_config('work_mem', coalesce(%s, current_setting('work_mem')), true), "
                 "set_config('enable_seqscan', 'off', true), set_config('enable_sort', 'off', true)",
                 [str(scan.ef_search), str(scan.max_scan_tuples), str(scan.mem_multiplier), scan.work_mem],
             )

@@ -223,7 +223,7 @@ def _import(name: str) -> ModuleType | None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return importlib.import_module(name)
-    except Exception:  # noqa: BLE001 - any module that will not import is simply left out
+    except Exception:
         return None
 
 

@@ -41,11 +41,21 @@ def uses_exact_search(namespace: Namespace) -> bool:
     return namespace.vector_count <= settings.VECSITE_EXACT_SEARCH_MAX_VECTORS
 
 
+# An iterative scan keeps what it has visited in memory, up to work_mem times
+# hnsw.scan_mem_multiplier; past it the scan stops short. Large scans get 64 MB.
+LARGE_SCAN_ROWS = 1_000
+LARGE_SCAN_WORK_MEM = "32MB"
+LARGE_SCAN_MEM_MULTIPLIER = 2
+
+
 def ann_scan(limit: int, ef_search: int | None = None) -> AnnScan:
     """An HNSW scan wide enough for `limit` results."""
+    large = limit > LARGE_SCAN_ROWS
     return AnnScan(
         ef_search=min(HNSW_MAX_EF_SEARCH, ef_search or max(settings.VECSITE_HNSW_EF_SEARCH, limit)),
         max_scan_tuples=max(20_000, 20 * limit),
+        mem_multiplier=LARGE_SCAN_MEM_MULTIPLIER if large else 1,
+        work_mem=LARGE_SCAN_WORK_MEM if large else None,
     )
 
 

@@ -46,9 +46,10 @@ ANN_EF_SEARCH = 1_000
 # Only the first half (by distance) of an HNSW scan is handed out: its tail is where an
 # iterative scan misses most; the next scan, twice as large, covers it again.
 ANN_TRUSTED_FRACTION = 0.5
-# Exact chunks: the first is generous (an exact scan costs the same for 10 rows as for
-# 1,000), then each doubles, up to a fiftieth of the namespace (at least 10,000), so a
-# scan of the whole namespace is paid once per that many results.
+# Exact chunks: on a small namespace the first is generous (an exact scan costs the same
+# for 10 rows as for 1,000) and each next one doubles, up to 10,000; on a large one every
+# chunk is a fiftieth of the namespace, since each costs a scan of all of it: a scan of
+# the whole namespace is paid once per that many results, and well ahead of the client.
 EXACT_FIRST_CHUNK = 1_000
 EXACT_MIN_MAX_CHUNK = 10_000
 EXACT_CHUNK_FRACTION = 50
@@ -105,7 +106,7 @@ def first_refill(plan: SearchPlan, component: Component, top_k: int) -> Refill:
         size = max(ANN_START_SCAN, 4 * top_k)
         if size <= ann_limit(plan.namespace):
             return Refill(component, Phase.ANN, size)
-    return Refill(component, Phase.EXACT, max(EXACT_FIRST_CHUNK, top_k))
+    return Refill(component, Phase.EXACT, max(exact_chunk(plan.namespace, 0), top_k))
 
 
 def next_refill(plan: SearchPlan, component: Component, side: SideProgress, *, depth: int = -1) -> Refill | None:
@@ -121,13 +122,20 @@ def next_refill(plan: SearchPlan, component: Component, side: SideProgress, *, d
             size = min(size, max(2 * side.scanned, int(depth / ANN_TRUSTED_FRACTION) * 2))
         if size <= ann_limit(plan.namespace):
             return Refill(component, Phase.ANN, size)
-        return Refill(component, Phase.EXACT, EXACT_FIRST_CHUNK, after=None, skip_handed_out=True)
+        return Refill(component, Phase.EXACT, exact_chunk(plan.namespace, 0), after=None, skip_handed_out=True)
     if side.exhausted:
         return None
-    cap = max(EXACT_MIN_MAX_CHUNK, plan.namespace.vector_count // EXACT_CHUNK_FRACTION)
-    size = min(cap, max(2 * side.scanned, EXACT_FIRST_CHUNK))
+    size = exact_chunk(plan.namespace, side.scanned)
     catching_up = side.catch_up is not None and (side.horizon is None or _before(side.horizon, side.catch_up))
     return Refill(component, Phase.EXACT, size, after=side.horizon, skip_handed_out=catching_up)
+
+
+def exact_chunk(namespace: Namespace, last: int) -> int:
+    """The size of the next exact chunk, after one of `last` rows (0: the first)."""
+    cap = max(EXACT_MIN_MAX_CHUNK, namespace.vector_count // EXACT_CHUNK_FRACTION)
+    if not uses_exact_search(namespace):
+        return cap
+    return min(cap, max(2 * last, EXACT_FIRST_CHUNK))
 
 
 def _before(a: Candidate, b: Candidate) -> bool:

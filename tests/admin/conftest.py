@@ -17,7 +17,7 @@ from search.services.vectors import vectors_upsert
 
 
 @pytest.fixture(autouse=True)
-def fast_password_hasher(settings) -> None:  # noqa: ANN001
+def fast_password_hasher(settings) -> None:
     # The default PBKDF2 takes seconds per user here; these tests are about the admin.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -27,7 +27,7 @@ def test_it_sends_anonymous_visitors_to_the_login_page(client: Client, db: None,
 
 @pytest.mark.parametrize("url", PAGES)
 def test_it_sends_non_staff_users_to_the_login_page(client: Client, db: None, url: str) -> None:
-    user = User.objects.create_user("reader", password="not-staff-pw-123")  # noqa: S106
+    user = User.objects.create_user("reader", password="not-staff-pw-123")
     client.force_login(user)
     response = client.get(url)
     assert response.status_code == 302
@@ -35,7 +35,7 @@ def test_it_sends_non_staff_users_to_the_login_page(client: Client, db: None, ur
 
 
 def test_it_refuses_the_login_form_to_non_staff_users(client: Client, db: None) -> None:
-    User.objects.create_user("reader", password="not-staff-pw-123")  # noqa: S106
+    User.objects.create_user("reader", password="not-staff-pw-123")
     response = client.post("/admin/login/", {"username": "reader", "password": "not-staff-pw-123"})
     assert response.status_code == 200
     assert b"Please enter the correct username and password for a staff account" in response.content
@@ -60,7 +60,7 @@ def test_it_shows_every_section_to_a_staff_superuser(admin_client: Client) -> No
 
 
 def test_it_lets_staff_without_permissions_see_nothing(client: Client, db: None) -> None:
-    user = User.objects.create_user("intern", password="staff-no-perms-1", is_staff=True)  # noqa: S106
+    user = User.objects.create_user("intern", password="staff-no-perms-1", is_staff=True)
     client.force_login(user)
     assert client.get("/admin/search/index/").status_code == 403
     assert client.post("/admin/search/sweeprun/sweep-now/").status_code == 403

@@ -18,6 +18,13 @@ TOKEN = re.compile(rb"\b(vs_[A-Za-z0-9_-]{20,})")
 READONLY_TOKEN = re.compile(rb"\b(vsro_[A-Za-z0-9_-]{20,})")
 
 
+def shown(pattern: re.Pattern[bytes], content: bytes) -> str:
+    """The token the page shows."""
+    match = pattern.search(content)
+    assert match is not None, content[:2000]
+    return match.group(1).decode()
+
+
 def hnsw_exists(name: str) -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", [name])
@@ -89,8 +96,8 @@ def test_it_creates_an_index_and_shows_its_tokens_once(staff: Client, api) -> No
         assert any(TOKENS_SESSION_KEY in session.get_decoded() for session in Session.objects.all())
         page = staff.get(response["Location"])
         assert page.status_code == 200
-        token = TOKEN.search(page.content).group(1).decode()
-        readonly_token = READONLY_TOKEN.search(page.content).group(1).decode()
+        token = shown(TOKEN, page.content)
+        readonly_token = shown(READONLY_TOKEN, page.content)
         assert index.token_hash == hash_token(token)
         assert index.readonly_token_hash == hash_token(readonly_token)
         # Shown once: the session no longer holds them either.
@@ -211,8 +218,8 @@ def test_it_rotates_tokens_with_the_button(staff: Client, api, make_index) -> No
     response = staff.post(f"/admin/search/index/{old.index.pk}/rotate-tokens/")
     assert response["Location"] == "/admin/search/index/tokens/"
     page = staff.get("/admin/search/index/tokens/")
-    token = TOKEN.search(page.content).group(1).decode()
-    readonly_token = READONLY_TOKEN.search(page.content).group(1).decode()
+    token = shown(TOKEN, page.content)
+    readonly_token = shown(READONLY_TOKEN, page.content)
 
     assert api("info", token=old.token).status_code == 401
     assert api("info", token=old.readonly_token).status_code == 401

@@ -18,12 +18,12 @@ def column(staff: Client, name: str) -> int:
     return staff.get(LIST).context["cl"].list_display.index(name)
 
 
-def listed(response) -> list:  # noqa: ANN001
+def listed(response) -> list:
     assert response.status_code == 200
     return [query.uuid for query in response.context["cl"].result_list]
 
 
-def expire(handle) -> None:  # noqa: ANN001
+def expire(handle) -> None:
     ResumableQuery.objects.filter(uuid=handle).update(expires_at=timezone.now() - timedelta(seconds=5))
 
 

@@ -12,7 +12,7 @@ from tests.admin.conftest import start_query, upsert
 LIST = "/admin/search/vector/"
 
 
-def keys(response) -> list[str]:  # noqa: ANN001
+def keys(response) -> list[str]:
     assert response.status_code == 200
     return [vector.key for vector in response.context["cl"].result_list]
 

@@ -77,7 +77,7 @@ def index(db, shared_index):
     return shared_index
 
 
-def bad(path, body, status, message, id):  # noqa: A002
+def bad(path, body, status, message, id):
     return pytest.param(path, body, status, message, id=id)
 
 

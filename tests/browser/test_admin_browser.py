@@ -23,7 +23,7 @@ from tests.browser.conftest import SCREENSHOTS
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "browser-admin-pw-1"  # noqa: S105 - a throwaway test account
+PASSWORD = "browser-admin-pw-1"
 
 
 def start(
@@ -37,6 +37,7 @@ def start(
         filter=CompiledFilter.compile(filter_text),
     )
     handle = resumable_query_start(index=index, spec=spec, max_idle=max_idle).handle
+    assert handle is not None
     if text:  # shown as a text query (this index has no model to embed it)
         ResumableQuery.objects.filter(uuid=handle).update(kind=ResumableQuery.Kind.TEXT, query_text=text)
     return handle

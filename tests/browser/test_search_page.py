@@ -9,6 +9,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -73,7 +74,7 @@ def test_it_searches_and_loads_more_in_a_browser(demo_corpus, page, live_server,
     assert len(seen) == 40
     assert len({result_id for result_id, _ in seen}) == 40  # nothing repeats
     scores = [score for _, score in seen]
-    assert all(later <= earlier for earlier, later in zip(scores, scores[1:], strict=False))
+    assert all(later <= earlier for earlier, later in pairwise(scores))
     ranks = page.locator("#results .rank").all_inner_texts()
     assert ranks == [f"#{n}" for n in range(1, 41)]
     first = page.locator("#results > li").first

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any, cast
 
 import psycopg
 import pytest
@@ -179,7 +180,7 @@ def test_it_uses_a_jsonb_path_ops_index(pg_conn: BaseDatabaseWrapper, docs_table
     where, params = filter_to_sql(parse_filter(text), "d.metadata")
     with pg_conn.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute(f"EXPLAIN SELECT d.id FROM filter_docs AS d WHERE {where}", params)
+        cursor.execute(f"EXPLAIN SELECT d.id FROM filter_docs AS d WHERE {where}", cast(list[Any], params))
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "Bitmap Index Scan on filter_docs_metadata" in plan, plan
 

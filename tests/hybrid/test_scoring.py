@@ -44,7 +44,9 @@ def test_it_weights_sparse_queries_by_idf(make_index):
             RecordInput(id="c", sparse=SparseValue(indices=[2], values=[0.5])),
         ],
     )
-    weighted = idf_weighted(namespace_find(index=index, name=""), SparseValue(indices=[0, 1], values=[0.1, 0.2]))
+    namespace = namespace_find(index=index, name="")
+    assert namespace is not None
+    weighted = idf_weighted(namespace, SparseValue(indices=[0, 1], values=[0.1, 0.2]))
     idf0 = math.log((3 - 1 + 0.5) / (1 + 0.5) + 1)
     idf1 = math.log((3 - 2 + 0.5) / (2 + 0.5) + 1)
     assert weighted.values == pytest.approx([0.1 * idf0, 0.2 * idf1])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 import pytest
@@ -30,16 +31,27 @@ def hybrid_records(count: int, seed: int = 5) -> list[Vector]:
     ]
 
 
+def sparse_of(record: Vector) -> SparseVector:
+    """The record's sparse part, as these tests build it (the SDK also takes tuples)."""
+    assert isinstance(record.sparse_vector, SparseVector)
+    return record.sparse_vector
+
+
+def pairs_of(sparse: SparseVector) -> list[tuple[int, float]]:
+    assert isinstance(sparse.indices, list) and isinstance(sparse.values, list)  # as built here
+    return list(zip(sparse.indices, sparse.values, strict=True))
+
+
 def exact_sparse_ranking(records: list[Vector], query: SparseVector) -> list[str]:
     """Records sharing an index with the query, by inner product (float32, as pgvector
     sums it), ties in insertion order."""
-    weights = dict(zip(query.indices, query.values, strict=True))
-    scored = []
+    weights = dict(pairs_of(query))
+    scored: list[tuple[np.float32, int, str]] = []
     for position, record in enumerate(records):
-        pairs = zip(record.sparse_vector.indices, record.sparse_vector.values, strict=True)
+        pairs = pairs_of(sparse_of(record))
         shared = [np.float32(value) * np.float32(weights[i]) for i, value in pairs if i in weights]
         if shared:
-            scored.append((-np.sum(np.array(shared, dtype=np.float32), dtype=np.float32), position, record.id))
+            scored.append((-np.sum(np.array(shared, dtype=np.float32), dtype=np.float32), position, str(record.id)))
     return [record_id for _, _, record_id in sorted(scored)]
 
 
@@ -55,10 +67,8 @@ def test_it_serves_a_sparse_index(live_index, namespace):
     results = sdk.query(sparse_vector=QUERY, top_k=100, include_vectors=True, namespace=namespace)
     assert [r.id for r in results] == exact_sparse_ranking(records, QUERY)
     top = next(r for r in records if r.id == results[0].id)
-    shared = {i: v for i, v in zip(top.sparse_vector.indices, top.sparse_vector.values, strict=True)}
-    assert results[0].score == pytest.approx(
-        sum(shared.get(i, 0) * w for i, w in zip(QUERY.indices, QUERY.values, strict=True)), rel=1e-6
-    )
+    shared = dict(pairs_of(sparse_of(top)))
+    assert results[0].score == pytest.approx(sum(shared.get(i, 0) * w for i, w in pairs_of(QUERY)), rel=1e-6)
     assert results[0].sparse_vector == top.sparse_vector and results[0].vector is None
     fetched = sdk.fetch(ids=["s0"], include_vectors=True, namespace=namespace)[0]
     assert fetched.sparse_vector == records[0].sparse_vector
@@ -120,7 +130,7 @@ def test_it_keeps_the_resumable_contract(live_index, kind):
     sdk = live.sdk()
     records = hybrid_records(120) if kind == "HYBRID" else sparse_records(120)
     sdk.upsert(records)
-    query = {"sparse_vector": QUERY}
+    query: dict[str, Any] = {"sparse_vector": QUERY}
     if kind == "HYBRID":
         query["vector"] = [0.2, -0.4, 0.9]
     first, handle = sdk.resumable_query(top_k=7, include_metadata=True, **query)

@@ -84,7 +84,7 @@ def test_it_loads_an_empty_demo_index_on_ensure(db: None, embed_once: None, monk
 
 def test_it_refuses_a_demo_index_without_a_model(make_index: Any, embed_once: None, monkeypatch: Any) -> None:
     make_index("demo", dimension=384)
-    with pytest.raises(CommandError, match="has no embedding model .*ensure_demo --recreate"):
+    with pytest.raises(CommandError, match=r"has no embedding model .*ensure_demo --recreate"):
         call_command("ensure_demo", stdout=StringIO())
     with pytest.raises(CommandError, match="has no embedding model"):
         call_command("load_demo", "--limit", "1", stdout=StringIO())

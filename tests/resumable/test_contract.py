@@ -38,7 +38,7 @@ def gather(handle, first, steps):
 
 
 def test_it_returns_exactly_one_ordinary_query_in_batches(filled):
-    live, sdk = filled
+    _, sdk = filled
     first, handle = sdk.resumable_query(vector=QUERY, top_k=7, include_metadata=True)
     batches = gather(handle, first, [1, 13, 50, 29])
     combined = [r for batch in batches for r in batch]
@@ -60,7 +60,7 @@ def test_it_breaks_ties_by_insertion_order_without_duplicates_or_skips(live_inde
 
 
 def test_it_returns_empty_batches_once_exhausted(filled):
-    live, sdk = filled
+    _, sdk = filled
     first, handle = sdk.resumable_query(vector=QUERY, top_k=200)
     rest = handle.fetch_next(100)
     assert len(first) + len(rest) == 250
@@ -70,7 +70,7 @@ def test_it_returns_empty_batches_once_exhausted(filled):
 
 
 def test_it_refuses_next_and_end_after_end(filled):
-    live, sdk = filled
+    _, sdk = filled
     _, handle = sdk.resumable_query(vector=QUERY, top_k=2)
     handle.stop()
     with pytest.raises(UpstashError, match="does not exist, was stopped, or has expired"):
@@ -80,7 +80,7 @@ def test_it_refuses_next_and_end_after_end(filled):
 
 
 def test_it_counts_an_idle_handle_as_gone_before_any_sweep(filled):
-    live, sdk = filled
+    _, sdk = filled
     _, handle = sdk.resumable_query(vector=QUERY, top_k=2, max_idle=60)
     # Pretend the minute passed: the row is still there, but it is expired.
     ResumableQuery.objects.filter(uuid=handle._uid).update(expires_at="2000-01-01T00:00:00Z")
@@ -91,7 +91,7 @@ def test_it_counts_an_idle_handle_as_gone_before_any_sweep(filled):
 
 
 def test_it_extends_the_idle_deadline_on_every_call(filled):
-    live, sdk = filled
+    _, sdk = filled
     _, handle = sdk.resumable_query(vector=QUERY, top_k=2, max_idle=30)
     before = ResumableQuery.objects.get(uuid=handle._uid).expires_at
     handle.fetch_next(1)
@@ -147,7 +147,7 @@ def test_it_never_overlaps_concurrent_next_calls(filled):
 
 
 def test_it_skips_deleted_vectors_and_shows_updated_metadata(filled):
-    live, sdk = filled
+    _, sdk = filled
     ordinary = sdk.query(vector=QUERY, top_k=21)
     first, handle = sdk.resumable_query(vector=QUERY, top_k=5, include_metadata=True)
     doomed, changed = ordinary[6].id, ordinary[8].id
@@ -161,7 +161,7 @@ def test_it_skips_deleted_vectors_and_shows_updated_metadata(filled):
 
 
 def test_it_keeps_the_filter_and_include_flags_for_life(filled):
-    live, sdk = filled
+    _, sdk = filled
     first, handle = sdk.resumable_query(vector=QUERY, top_k=3, include_vectors=True, filter="i < 100")
     later = handle.fetch_next(200)
     everything = first + later
@@ -171,7 +171,7 @@ def test_it_keeps_the_filter_and_include_flags_for_life(filled):
 
 
 def test_it_answers_a_missing_namespace_with_no_handle(filled):
-    live, sdk = filled
+    _, sdk = filled
     first, handle = sdk.resumable_query(vector=QUERY, top_k=3, namespace="nowhere")
     assert first == [] and handle._uid == ""
     assert "nowhere" not in sdk.list_namespaces()

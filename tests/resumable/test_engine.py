@@ -134,7 +134,7 @@ def test_it_lets_scores_rise_only_at_the_switch_to_the_exact_phase(
 
 
 def test_it_never_rises_on_a_small_namespace(index: Index, vectors: np.ndarray) -> None:
-    scores = [record.score for batch in pages(index, start(index, top_k=3), 37) for record in batch.records]
+    scores = [record.score or 0.0 for batch in pages(index, start(index, top_k=3), 37) for record in batch.records]
     assert phase_of_last_handle() == Phase.EXACT
     assert scores == sorted(scores, reverse=True)
 

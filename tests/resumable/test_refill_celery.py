@@ -33,10 +33,10 @@ def broker(settings: Any) -> Iterator[str]:
     """This process queues its tasks where the worker listens."""
     require_redis()
     before = current_app.conf.broker_write_url
-    current_app.conf.broker_write_url = BROKER  # what publishing reads (broker_url is read once)
+    current_app.conf["broker_write_url"] = BROKER  # what publishing reads (broker_url is read once)
     settings.VECSITE_RESUMABLE_BACKGROUND_REFILL = True
     yield BROKER
-    current_app.conf.broker_write_url = before
+    current_app.conf["broker_write_url"] = before
 
 
 def scanned(handle: Any) -> int:
