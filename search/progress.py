@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db import models
 
+from search.models.choices import Component
 from search.models.vectors import Candidate
 
 
@@ -77,6 +78,9 @@ class Progress:
     dense: SideProgress = field(default_factory=SideProgress)
     sparse: SideProgress = field(default_factory=SideProgress)
     last_score: float | None = None
+
+    def side(self, component: Component) -> SideProgress:
+        return self.dense if component == Component.DENSE else self.sparse
 
     def to_json(self) -> dict[str, Any]:
         return {"dense": self.dense.to_json(), "sparse": self.sparse.to_json(), "last_score": self.last_score}

@@ -182,8 +182,7 @@ def merge(query: ResumableQuery, fetched: Fetched) -> int:
     holds the handle's row lock. Returns how many candidates went in."""
     progress = query.progress
     component = fetched.refill.component
-    side = progress.dense if component == Component.DENSE else progress.sparse
-    side.refill_requested = None
+    side = progress.side(component)
     if side.phase == Phase.ANN and (fetched.ann_over or fetched.refill.phase == Phase.EXACT):
         _switch_to_exact(query, progress, side, component)
         if fetched.ann_over:
@@ -299,7 +298,7 @@ def resumable_refill(*, handle: uuid.UUID, component: Component) -> int:
     if query is None:
         return 0
     plan = SearchPlan(index=query.index, namespace=query.namespace, spec=stored_spec(query))
-    side = query.progress.dense if component == Component.DENSE else query.progress.sparse
+    side = query.progress.side(component)
     refill = next_refill(plan, component, side)
     if refill is None:
         return 0
@@ -312,6 +311,7 @@ def resumable_refill(*, handle: uuid.UUID, component: Component) -> int:
         if locked is None:
             return 0
         added = merge(locked, fetched)
+        locked.progress.side(component).refill_requested = None
         locked.save(update_fields=["progress"])
     logger.info(
         "refilled resumable query %s in the background: %s %s rows, %d new, %.0f ms",

@@ -75,7 +75,7 @@ def resumable_query_start(*, index: Index, spec: QuerySpec, max_idle: int | None
     components = [Component.DENSE, Component.SPARSE] if plan.fused else [plan.single_component]
     fetched = [refills.fetch(plan, refills.first_refill(plan, c, spec.top_k), query.pk) for c in components]
     for result in fetched:
-        _side(query.progress, result.refill.component).phase = result.refill.phase
+        query.progress.side(result.refill.component).phase = result.refill.phase
     with transaction.atomic():
         # Lock the index row so that concurrent starts cannot overshoot the cap.
         Index.objects.select_for_update().filter(pk=index.pk).values_list("pk").first()
@@ -130,10 +130,6 @@ def resumable_queries_stop(*, queries: QuerySet[ResumableQuery]) -> int:
     return by_model.get(ResumableQuery._meta.label, 0)
 
 
-def _side(progress: Progress, component: Component) -> SideProgress:
-    return progress.dense if component == Component.DENSE else progress.sparse
-
-
 def _take(query: ResumableQuery, plan: SearchPlan, k: int) -> ResumableBatch:
     """The next k results (fewer at the end), with the handle's progress moved on and a
     background refill queued when the buffer runs low."""
@@ -145,7 +141,7 @@ def _take(query: ResumableQuery, plan: SearchPlan, k: int) -> ResumableBatch:
     else:
         records = _take_single(query, plan, k)
         query.returned_count += len(records)
-        side = _side(progress, plan.single_component)
+        side = progress.side(plan.single_component)
         if refills.wants_background_refill(side, query.returned_count):
             refills.request_background_refill(query, plan.single_component, side)
         finished = side.finished
@@ -168,7 +164,7 @@ def _take_single(query: ResumableQuery, plan: SearchPlan, k: int) -> list[Stored
     already handed out (the index missed them: the exact phase brings them back)."""
     component = plan.single_component
     progress = query.progress
-    side = _side(progress, component)
+    side = progress.side(component)
     results: list[StoredRecord] = []
     window = k + RANK_PAD
     while len(results) < k:
@@ -273,7 +269,7 @@ def _take_fused(query: ResumableQuery, plan: SearchPlan, k: int) -> list[StoredR
     while len(results) < k:
         need = k - len(results)
         lists = {
-            component: _top_of_side(query, plan, component, _side(progress, component), need)
+            component: _top_of_side(query, plan, component, progress.side(component), need)
             for component in (Component.DENSE, Component.SPARSE)
         }
         if not lists[Component.DENSE] and not lists[Component.SPARSE]:
@@ -285,7 +281,7 @@ def _take_fused(query: ResumableQuery, plan: SearchPlan, k: int) -> list[StoredR
         new_keys = _hand_out(query, [Component.DENSE, Component.SPARSE], chosen, dropped)
         results.extend(records[pk] for pk, key in chosen if key in new_keys)
     for component in (Component.DENSE, Component.SPARSE):
-        side = _side(progress, component)
+        side = progress.side(component)
         if side.exhausted:  # how many wait matters only for telling the end
             side.buffered = BufferedCandidate.objects.filter(query=query, component=component).count()
     return results
