@@ -30,11 +30,6 @@ IntArray = npt.NDArray[np.int64]
 # inf - inf = nan in the softmax max-subtraction.
 _MASK_BIAS = np.float32(-1e9)
 
-# Upper bound on padded tokens per forward pass, so a large ``batch_size`` with
-# long texts cannot blow up the (batch, heads, seq, seq) attention scores: 8192
-# tokens is 32 x 256 (~100 MB of scores) and never limits short sentences at 32.
-MAX_TOKENS_PER_BATCH = 8192
-
 
 class ModelFilesError(RuntimeError):
     """The model directory is missing files or has an unsupported configuration."""
@@ -287,9 +282,13 @@ class MiniLMEmbedder:
     def embed(self, texts: Sequence[str], batch_size: int = 32) -> FloatArray:
         """Unit-length float32 embeddings, shape ``(len(texts), dimension)``.
 
-        Inputs are sorted by token length before batching so each batch pads only
-        to its own longest member; results come back in input order. A batch is
-        also capped at ``MAX_TOKENS_PER_BATCH`` padded tokens to bound memory.
+        Every text is encoded on its own, unpadded, so its vector depends on the text
+        alone: in a padded batch BLAS rounds a row by its position in the matrix (on
+        some CPUs every run), and the same text would get vectors a few ulps apart
+        depending on its batch companions. Alone, it always meets the same shapes and
+        kernels, so it is bit-identical whether embedded alone or at any position of any
+        batch, and identical texts score exactly 1. ``batch_size`` is checked and kept
+        for callers; it no longer groups texts.
         """
         if isinstance(texts, str):
             raise TypeError("embed() takes a sequence of strings, not a single string")
@@ -298,29 +297,15 @@ class MiniLMEmbedder:
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
-        ids = self.tokenize(texts)
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        start = 0
-        while start < len(order):
-            chunk = order[start : start + batch_size]
-            # Sorted ascending, so the last member sets the padded width.
-            fit = max(1, MAX_TOKENS_PER_BATCH // len(ids[chunk[-1]]))
-            chunk = chunk[:fit]
-            input_ids, mask = self._pad([ids[i] for i in chunk])
-            out[chunk] = self._encode_ids(input_ids, mask)
-            start += len(chunk)
+        rows: dict[tuple[int, ...], list[int]] = {}  # identical inputs are encoded once
+        for row, row_ids in enumerate(self.tokenize(texts)):
+            rows.setdefault(tuple(row_ids), []).append(row)
+        for seq, where in rows.items():
+            input_ids = np.asarray(seq, dtype=np.int64)[None, :]
+            out[where] = self._encode_ids(input_ids, np.ones(input_ids.shape, dtype=np.float32))[0]
         return out
 
     # ---------------------------------------------------------------- internals
-
-    def _pad(self, seqs: list[list[int]]) -> tuple[IntArray, FloatArray]:
-        width = max(len(s) for s in seqs)
-        input_ids = np.full((len(seqs), width), self._pad_id, dtype=np.int64)
-        mask = np.zeros((len(seqs), width), dtype=np.float32)
-        for row, seq in enumerate(seqs):
-            input_ids[row, : len(seq)] = seq
-            mask[row, : len(seq)] = 1.0
-        return input_ids, mask
 
     def _encode_ids(self, input_ids: IntArray, mask: FloatArray) -> FloatArray:
         """Forward pass + masked mean pooling + L2 normalisation for one padded batch."""
