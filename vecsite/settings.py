@@ -212,6 +212,11 @@ VECSITE_MAX_NAMESPACE_LENGTH = 255
 VECSITE_EXACT_SEARCH_MAX_VECTORS = env_int("VECSITE_EXACT_SEARCH_MAX_VECTORS", 10_000)
 VECSITE_HNSW_EF_SEARCH = env_int("VECSITE_HNSW_EF_SEARCH", 100, minimum=1)
 
+# Text embeddings: "onnxruntime" (default) or "numpy" (slower, needs no onnxruntime);
+# texts are encoded this many at a time, one per core by default (0).
+VECSITE_EMBEDDING_RUNTIME = env_str("VECSITE_EMBEDDING_RUNTIME", "onnxruntime")
+VECSITE_EMBEDDING_THREADS = env_int("VECSITE_EMBEDDING_THREADS", 0)
+
 # Resumable queries.
 VECSITE_RESUMABLE_DEFAULT_MAX_ACTIVE = env_int("VECSITE_RESUMABLE_MAX_ACTIVE", 100, minimum=1)
 VECSITE_RESUMABLE_DEFAULT_MAX_IDLE = 3600

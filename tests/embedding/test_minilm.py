@@ -1,7 +1,8 @@
-"""The numpy all-MiniLM-L6-v2 must reproduce sentence-transformers' embeddings.
+"""all-MiniLM-L6-v2, run without torch, must reproduce sentence-transformers' embeddings.
 
 The reference vectors come from ``tests/fixtures/make_minilm_reference.py`` (run
-once by hand with torch); these tests need neither torch nor a database.
+once by hand with torch); these tests need neither torch nor a database. Both runtimes
+(ONNX Runtime, the default, and plain numpy) are held to the reference.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from search.embedding import (
     available_models,
     get_model,
 )
+from search.embedding.encoder import RUNTIMES, Runtime, SentenceEncoder
+from search.embedding.registry import _builtin_dir
 
 MODEL_NAME = "ALL_MINILM_L6_V2"
 DIM = 384
@@ -40,6 +43,12 @@ def model() -> EmbeddingModel:
     return get_model(MODEL_NAME)
 
 
+@pytest.fixture(scope="module", params=RUNTIMES)
+def encoder(request: pytest.FixtureRequest) -> SentenceEncoder:
+    runtime: Runtime = request.param
+    return SentenceEncoder(_builtin_dir(), name=MODEL_NAME, runtime=runtime)
+
+
 def _texts(reference: dict[str, Any]) -> list[str]:
     return [item["text"] for item in reference["items"]]
 
@@ -49,7 +58,7 @@ def _ref_vectors(reference: dict[str, Any]) -> np.ndarray:
 
 
 def test_registry() -> None:
-    assert "ALL_MINILM_L6_V2" in available_models()
+    assert MODEL_NAME in available_models()
     assert available_models() == sorted(MODELS)
     assert MODELS[MODEL_NAME].dimension == DIM
 
@@ -84,9 +93,9 @@ def test_unknown_model_name(name: str) -> None:
     assert "ALL_MINILM_L6_V2" in str(info.value)  # tells the caller what exists
 
 
-def test_matches_sentence_transformers_reference(model: EmbeddingModel, reference: dict[str, Any]) -> None:
+def test_matches_sentence_transformers_reference(encoder: SentenceEncoder, reference: dict[str, Any]) -> None:
     assert reference["dimension"] == DIM
-    ours = model.embed(_texts(reference)).astype(np.float64)
+    ours = encoder.embed_documents(_texts(reference)).astype(np.float64)
     ref = _ref_vectors(reference)
     ref /= np.linalg.norm(ref, axis=1, keepdims=True)  # undo fixture rounding
     cosines = np.sum(ours * ref, axis=1)
@@ -96,12 +105,12 @@ def test_matches_sentence_transformers_reference(model: EmbeddingModel, referenc
     np.testing.assert_allclose(ours, ref, atol=1e-5)
 
 
-def test_long_text_is_truncated_like_reference(model: EmbeddingModel, reference: dict[str, Any]) -> None:
+def test_long_text_is_truncated_like_reference(encoder: SentenceEncoder, reference: dict[str, Any]) -> None:
     long_item = max(reference["items"], key=lambda item: len(item["text"]))
     assert long_item["num_tokens"] == reference["max_seq_length"] == 256
     # Appending more text past the cut-off must not change the vector.
-    base = model.embed([long_item["text"]])
-    longer = model.embed([long_item["text"] + " completely different trailing words" * 20])
+    base = encoder.embed_documents([long_item["text"]])
+    longer = encoder.embed_documents([long_item["text"] + " completely different trailing words" * 20])
     np.testing.assert_array_equal(base, longer)
 
 
@@ -120,9 +129,12 @@ def test_empty_input(model: EmbeddingModel) -> None:
     assert vecs.dtype == np.float32
 
 
-def test_bad_batch_size(model: EmbeddingModel) -> None:
+def test_bad_batch_size() -> None:
+    encoder = get_model(MODEL_NAME)
+    assert isinstance(encoder, SentenceEncoder)
     with pytest.raises(ValueError, match="batch_size"):
-        model.embed(["x"], batch_size=0)
+        encoder.embed(["x"], batch_size=0)
+    np.testing.assert_array_equal(encoder.embed(["x"], batch_size=1), encoder.embed(["x"], batch_size=64))
 
 
 def test_input_order_preserved(model: EmbeddingModel) -> None:
@@ -139,4 +151,4 @@ def test_semantics_sanity(model: EmbeddingModel) -> None:
 
 def test_rejects_bare_string(model: EmbeddingModel) -> None:
     with pytest.raises(TypeError):
-        model.embed("not a list")  # type: ignore[arg-type]
+        model.embed("not a list")
