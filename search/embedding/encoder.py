@@ -30,6 +30,9 @@ from .files import FloatArray, SentenceConfig, load_weights, read_sentence_confi
 
 Runtime = Literal["onnxruntime", "numpy"]
 RUNTIMES: tuple[Runtime, ...] = ("onnxruntime", "numpy")
+# Attention over n tokens holds heads x n x n floats: 4 GB for one of BGE-M3's 8,192-token
+# texts. Texts longer than this run one at a time, so the pool cannot multiply that.
+LONG_SEQUENCE = 2048
 
 
 class _Encoder(Protocol):
@@ -101,6 +104,7 @@ class SentenceEncoder:
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid = 0
         self._pool_lock = threading.Lock()
+        self._long_lock = threading.Lock()
 
     # ------------------------------------------------------------------ public
 
@@ -152,7 +156,11 @@ class SentenceEncoder:
         return out
 
     def _vector(self, ids: Sequence[int]) -> FloatArray:
-        hidden = self._encoder.hidden_states(ids)
+        if len(ids) > LONG_SEQUENCE:
+            with self._long_lock:
+                hidden = self._encoder.hidden_states(ids)
+        else:
+            hidden = self._encoder.hidden_states(ids)
         pooled: FloatArray = hidden[0] if self.pooling == "cls" else hidden.mean(axis=0, dtype=np.float32)
         if self.config.normalize:
             # torch.nn.functional.normalize: x / max(||x||, 1e-12)

@@ -58,7 +58,7 @@ def _batches() -> list[tuple[list[str], int]]:
 
 @pytest.fixture(scope="module")
 def embedded(model: EmbeddingModel) -> list[tuple[list[str], int, np.ndarray]]:
-    return [(batch, position, model.embed(batch)) for batch, position in _batches()]
+    return [(batch, position, model.embed_documents(batch)) for batch, position in _batches()]
 
 
 def _score(a: np.ndarray, b: np.ndarray) -> float:
@@ -70,7 +70,7 @@ def _score(a: np.ndarray, b: np.ndarray) -> float:
 def test_it_gives_a_text_the_same_vector_alone_and_in_any_batch(
     model: EmbeddingModel, embedded: list[tuple[list[str], int, np.ndarray]]
 ) -> None:
-    alone = model.embed([TEXT])[0]
+    alone = model.embed_documents([TEXT])[0]
     for batch, position, vectors in embedded:
         np.testing.assert_array_equal(vectors[position], alone, err_msg=f"batch of {len(batch)}, position {position}")
 
@@ -78,7 +78,7 @@ def test_it_gives_a_text_the_same_vector_alone_and_in_any_batch(
 def test_it_scores_a_text_against_itself_exactly_one_in_any_batch(
     model: EmbeddingModel, embedded: list[tuple[list[str], int, np.ndarray]]
 ) -> None:
-    alone = model.embed([TEXT])[0]
+    alone = model.embed_documents([TEXT])[0]
     for _, position, vectors in embedded:
         assert _score(alone, vectors[position]) == 1.0
         assert _score(vectors[position], alone) == 1.0
@@ -90,17 +90,17 @@ def test_it_gives_every_member_of_a_batch_its_vector_alone(
     model: EmbeddingModel, embedded: list[tuple[list[str], int, np.ndarray]]
 ) -> None:
     batch, _, together = embedded[-1]  # 64 texts of mixed lengths
-    alone = np.vstack([model.embed([text]) for text in batch])
+    alone = np.vstack([model.embed_documents([text]) for text in batch])
     np.testing.assert_array_equal(together, alone)
 
 
 def test_it_is_repeatable(model: EmbeddingModel, embedded: list[tuple[list[str], int, np.ndarray]]) -> None:
     batch, _, vectors = embedded[3]
-    np.testing.assert_array_equal(model.embed(batch), vectors)
+    np.testing.assert_array_equal(model.embed_documents(batch), vectors)
 
 
 def test_it_still_tells_different_texts_apart(model: EmbeddingModel) -> None:
-    a, b = model.embed([TEXT, COMPANIONS[-1]])
+    a, b = model.embed_documents([TEXT, COMPANIONS[-1]])
     assert _score(a, b) < 1.0
 
 
@@ -118,7 +118,7 @@ def test_it_gives_another_process_the_same_bits(embedded: list[tuple[list[str], 
     code = (
         "import sys, django; django.setup()\n"
         "from search.embedding import get_model\n"
-        "sys.stdout.write(get_model('ALL_MINILM_L6_V2').embed([sys.argv[1]])[0].tobytes().hex())\n"
+        "sys.stdout.write(get_model('ALL_MINILM_L6_V2').embed_documents([sys.argv[1]])[0].tobytes().hex())\n"
     )
     env = {
         **os.environ,

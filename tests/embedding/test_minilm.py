@@ -8,6 +8,9 @@ once by hand with torch); these tests need neither torch nor a database. Both ru
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -16,12 +19,13 @@ import numpy as np
 import pytest
 
 from search.embedding import (
-    MODELS,
+    HOSTED_MODELS,
     EmbeddingModel,
     UnknownModelError,
     available_models,
     get_model,
 )
+from search.embedding import encoder as encoder_module
 from search.embedding.encoder import RUNTIMES, Runtime, SentenceEncoder
 from search.embedding.registry import _builtin_dir
 
@@ -59,8 +63,7 @@ def _ref_vectors(reference: dict[str, Any]) -> np.ndarray:
 
 def test_registry() -> None:
     assert MODEL_NAME in available_models()
-    assert available_models() == sorted(MODELS)
-    assert MODELS[MODEL_NAME].dimension == DIM
+    assert HOSTED_MODELS[MODEL_NAME].dimension == DIM
 
 
 def test_get_model_is_cached_and_conforms(model: EmbeddingModel) -> None:
@@ -78,14 +81,14 @@ def test_concurrent_first_use_loads_once() -> None:
 
 def test_concurrent_embed_calls_agree(model: EmbeddingModel) -> None:
     texts = [f"thread safety check number {i}" + " word" * i for i in range(12)]
-    expected = model.embed(texts)
+    expected = model.embed_documents(texts)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda _: model.embed(texts), range(8)))
+        results = list(pool.map(lambda _: model.embed_documents(texts), range(8)))
     for got in results:
         np.testing.assert_array_equal(got, expected)
 
 
-@pytest.mark.parametrize("name", ["BGE_SMALL_EN_V1_5", "all-minilm-l6-v2", "", "nope"])
+@pytest.mark.parametrize("name", ["all-minilm-l6-v2", "", "nope"])
 def test_unknown_model_name(name: str) -> None:
     with pytest.raises(UnknownModelError, match="unknown embedding model") as info:
         get_model(name)
@@ -116,17 +119,22 @@ def test_long_text_is_truncated_like_reference(encoder: SentenceEncoder, referen
 
 def test_output_shape_dtype_and_unit_length(model: EmbeddingModel) -> None:
     texts = ["one", "two words", "", "  ", "ünïcödé ✓", "x " * 400]
-    vecs = model.embed(texts)
-    assert vecs.shape == (len(texts), DIM)
-    assert vecs.dtype == np.float32
-    assert np.all(np.isfinite(vecs))
-    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+    for vecs in (model.embed_documents(texts), model.embed_queries(texts)):
+        assert vecs.shape == (len(texts), DIM)
+        assert vecs.dtype == np.float32
+        assert np.all(np.isfinite(vecs))
+        np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
 
 
 def test_empty_input(model: EmbeddingModel) -> None:
-    vecs = model.embed([])
+    vecs = model.embed_documents([])
     assert vecs.shape == (0, DIM)
     assert vecs.dtype == np.float32
+
+
+def test_minilm_has_no_query_prompt(model: EmbeddingModel) -> None:
+    texts = ["what is a vector index?", "Postgres"]
+    np.testing.assert_array_equal(model.embed_queries(texts), model.embed_documents(texts))
 
 
 def test_bad_batch_size() -> None:
@@ -134,21 +142,54 @@ def test_bad_batch_size() -> None:
     assert isinstance(encoder, SentenceEncoder)
     with pytest.raises(ValueError, match="batch_size"):
         encoder.embed(["x"], batch_size=0)
-    np.testing.assert_array_equal(encoder.embed(["x"], batch_size=1), encoder.embed(["x"], batch_size=64))
+    np.testing.assert_array_equal(encoder.embed(["x"], batch_size=1), encoder.embed_documents(["x"]))
 
 
 def test_input_order_preserved(model: EmbeddingModel) -> None:
     texts = ["a much longer sentence with quite a few more tokens in it", "short", "medium text"]
-    forward = model.embed(texts)
-    backward = model.embed(texts[::-1])
+    forward = model.embed_documents(texts)
+    backward = model.embed_documents(texts[::-1])
     np.testing.assert_array_equal(forward, backward[::-1])
 
 
 def test_semantics_sanity(model: EmbeddingModel) -> None:
-    a, b, c = model.embed(["A man is playing a guitar.", "Someone plays an instrument.", "Stock prices fell."])
+    a, b, c = model.embed_documents(
+        ["A man is playing a guitar.", "Someone plays an instrument.", "Stock prices fell."]
+    )
     assert float(a @ b) > float(a @ c) + 0.2
 
 
 def test_rejects_bare_string(model: EmbeddingModel) -> None:
     with pytest.raises(TypeError):
-        model.embed("not a list")
+        model.embed_documents("not a list")
+
+
+def test_it_runs_long_texts_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Attention memory grows with the square of the length, so long texts must not pile up."""
+    encoder = SentenceEncoder(_builtin_dir(), threads=4)
+    monkeypatch.setattr(encoder_module, "LONG_SEQUENCE", 8)
+    real = encoder._encoder.hidden_states
+    lock = threading.Lock()
+    running = {"long": 0, "peak_long": 0, "any": 0, "peak_any": 0}
+
+    def tracked(ids: Sequence[int]) -> np.ndarray:
+        kinds = ("long", "any") if len(ids) > 8 else ("any",)
+        with lock:
+            for kind in kinds:
+                running[kind] += 1
+                running[f"peak_{kind}"] = max(running[f"peak_{kind}"], running[kind])
+        time.sleep(0.02)  # long enough for the pool to start the others meanwhile
+        try:
+            return real(ids)
+        finally:
+            with lock:
+                for kind in kinds:
+                    running[kind] -= 1
+
+    monkeypatch.setattr(encoder._encoder, "hidden_states", tracked)
+    texts = [f"a long text number {i} with many more words than eight tokens" for i in range(6)]
+    texts += [f"short {i}" for i in range(6)]
+    vectors = encoder.embed_documents(texts)
+    assert running["peak_long"] == 1
+    assert running["peak_any"] > 1  # the short ones did run side by side
+    np.testing.assert_array_equal(vectors, get_model(MODEL_NAME).embed_documents(texts))
