@@ -137,6 +137,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from search.embedding.registry import _builtin_dir
 
     texts = corpus(args.limit, args.seed)
+    host = machine()  # before the run: its load average is the one at the start
     model_dir = _builtin_dir()
     cores = default_threads()
     numpy_encoder = SentenceEncoder(model_dir, runtime="numpy")
@@ -198,7 +199,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     return {
         "command": "python bench/embedding.py" + (f" --limit {args.limit} --seed {args.seed}" if args.limit else ""),
-        "machine": machine(),
+        "machine": host,
         "corpus": {
             "texts": len(texts),
             "chunk": CHUNK,
