@@ -237,9 +237,13 @@ def write_registry_file(models: Mapping[str, Path], path: Path | None = None) ->
     os.replace(tmp, path)
 
 
+def _builtin() -> Registration:
+    return Registration(BUILTIN_MODEL, _builtin_dir(), "built-in")
+
+
 def registrations() -> dict[str, Registration]:
     """Every model with files: the built-in one, the registry file, then the setting."""
-    found = {BUILTIN_MODEL: Registration(BUILTIN_MODEL, _builtin_dir(), "built-in")}
+    found = {BUILTIN_MODEL: _builtin()}
     for name, path in read_registry_file().items():
         found[name] = Registration(name, path, "registry file")
     try:
@@ -252,6 +256,14 @@ def registrations() -> dict[str, Registration]:
 
 
 # ---------------------------------------------------------------------- lookups
+
+
+def _registration(name: str) -> Registration | None:
+    # The built-in model never depends on the registry file or the setting, so a broken
+    # one of those cannot take it down with the models it names.
+    if name == BUILTIN_MODEL:
+        return _builtin()
+    return registrations().get(name) if isinstance(name, str) else None
 
 
 def available_models() -> list[str]:
@@ -289,7 +301,7 @@ def get_spec(name: str) -> ModelSpec:
     ``UnknownModelError`` for any other unknown name, ``ModelRegistrationError`` when
     the registered directory is unusable: all are ``ModelUnavailableError``.
     """
-    registration = registrations().get(name) if isinstance(name, str) else None
+    registration = _registration(name)
     if registration is None:
         hosted = HOSTED_MODELS.get(name) if isinstance(name, str) else None
         if hosted is not None:
@@ -303,7 +315,7 @@ def list_models() -> list[ModelListing]:
     try:
         found = registrations()
     except ModelRegistrationError as error:
-        found = {BUILTIN_MODEL: Registration(BUILTIN_MODEL, _builtin_dir(), "built-in")}
+        found = {BUILTIN_MODEL: _builtin()}
         broken = str(error)
     else:
         broken = ""
@@ -380,7 +392,7 @@ def get_model(name: str) -> EmbeddingModel:
     The lock is held while loading so concurrent first callers load only once;
     later calls only compare the registration with the cached one.
     """
-    registration = registrations().get(name) if isinstance(name, str) else None
+    registration = _registration(name)
     key = (str(registration.path), registration.source) if registration is not None else ("", "")
     cached = _cache.get(name)
     if cached is not None and cached[0] == key:

@@ -298,3 +298,13 @@ def test_list_models_shows_every_hosted_name_and_how_to_get_it(settings, make_mo
     large = rows["BGE_LARGE_EN_V1_5"]
     assert "1024" in large and "needs weights" in large
     assert "https://huggingface.co/BAAI/bge-large-en-v1.5" in out
+
+
+def test_a_broken_registry_file_leaves_the_builtin_model_working(settings, builtin) -> None:  # noqa: ANN001
+    Path(settings.VECSITE_EMBEDDING_REGISTRY).write_text("{not json")
+    np.testing.assert_array_equal(get_model(BUILTIN_MODEL).embed_documents(TEXTS), builtin.embed_documents(TEXTS))
+    with pytest.raises(ModelRegistrationError, match="cannot read the model registry"):
+        get_model("MYMINI")
+    rows = {row.name: row for row in list_models()}
+    assert rows[BUILTIN_MODEL].status == "ready"
+    assert rows["BGE_SMALL_EN_V1_5"].status.startswith("error: cannot read the model registry")
