@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from io import StringIO
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,7 @@ MakeModel = Callable[..., Path]
 
 
 @pytest.fixture(autouse=True)
-def _own_registry(settings, tmp_path: Path) -> Iterator[None]:  # noqa: ANN001 - pytest-django's fixture
+def _own_registry(settings, tmp_path: Path) -> Iterator[None]:
     settings.VECSITE_EMBEDDING_REGISTRY = tmp_path / "embedding-models.json"
     settings.VECSITE_EMBEDDING_MODELS = ""
     yield
@@ -78,7 +79,7 @@ def _cls_pooling(directory: Path) -> None:
     _edit_json(directory / "1_Pooling" / "config.json", pooling_mode_cls_token=True, pooling_mode_mean_tokens=False)
 
 
-def test_it_serves_a_registered_directory_like_the_builtin(settings, make_model: MakeModel, builtin) -> None:  # noqa: ANN001
+def test_it_serves_a_registered_directory_like_the_builtin(settings, make_model: MakeModel, builtin) -> None:
     settings.VECSITE_EMBEDDING_MODELS = f"MYMINI={make_model()}"
     model = get_model("MYMINI")
     assert model.dimension == 384
@@ -86,7 +87,7 @@ def test_it_serves_a_registered_directory_like_the_builtin(settings, make_model:
     assert get_model("MYMINI") is model  # loaded once per process
 
 
-def test_it_pools_the_cls_token_when_the_files_say_so(settings, make_model: MakeModel, builtin) -> None:  # noqa: ANN001
+def test_it_pools_the_cls_token_when_the_files_say_so(settings, make_model: MakeModel, builtin) -> None:
     settings.VECSITE_EMBEDDING_MODELS = f"MYCLS={make_model(edit=_cls_pooling)}"
     model = get_model("MYCLS")
     assert get_spec("MYCLS").pooling == "cls"
@@ -97,7 +98,7 @@ def test_it_pools_the_cls_token_when_the_files_say_so(settings, make_model: Make
     assert np.all(np.sum(got * builtin.embed_documents(TEXTS), axis=1) < 0.99)  # not the mean
 
 
-def test_it_normalises_only_when_the_modules_say_so(settings, make_model: MakeModel, builtin) -> None:  # noqa: ANN001
+def test_it_normalises_only_when_the_modules_say_so(settings, make_model: MakeModel, builtin) -> None:
     def no_normalize(directory: Path) -> None:
         modules = json.loads((directory / "modules.json").read_text())
         (directory / "modules.json").write_text(json.dumps(modules[:2]))
@@ -109,7 +110,7 @@ def test_it_normalises_only_when_the_modules_say_so(settings, make_model: MakeMo
     assert np.all(np.abs(np.linalg.norm(got, axis=1) - 1.0) > 1e-3)
 
 
-def test_it_prefixes_queries_and_documents_with_their_own_prompts(settings, make_model: MakeModel, builtin) -> None:  # noqa: ANN001
+def test_it_prefixes_queries_and_documents_with_their_own_prompts(settings, make_model: MakeModel, builtin) -> None:
     def prompts(directory: Path) -> None:
         _edit_json(
             directory / "config_sentence_transformers.json", prompts={"query": "query: ", "passage": "passage: "}
@@ -124,7 +125,7 @@ def test_it_prefixes_queries_and_documents_with_their_own_prompts(settings, make
 
 
 def test_it_gives_bge_queries_the_model_cards_instruction_and_documents_none(
-    settings,  # noqa: ANN001
+    settings,
     make_model: MakeModel,
     builtin: SentenceEncoder,
 ) -> None:
@@ -136,7 +137,7 @@ def test_it_gives_bge_queries_the_model_cards_instruction_and_documents_none(
     np.testing.assert_array_equal(model.embed_documents(["cats"]), builtin.embed_documents(["cats"]))
 
 
-def test_it_lets_the_files_turn_the_hosted_instruction_off(settings, make_model: MakeModel, builtin) -> None:  # noqa: ANN001
+def test_it_lets_the_files_turn_the_hosted_instruction_off(settings, make_model: MakeModel, builtin) -> None:
     def no_query_prompt(directory: Path) -> None:
         _edit_json(directory / "config_sentence_transformers.json", prompts={"query": ""})
 
@@ -148,7 +149,7 @@ def test_it_lets_the_files_turn_the_hosted_instruction_off(settings, make_model:
 
 
 def test_it_reads_xlm_roberta_position_ids_after_the_padding_index(
-    settings,  # noqa: ANN001
+    settings,
     make_model: MakeModel,
     builtin: SentenceEncoder,
 ) -> None:
@@ -189,9 +190,9 @@ def test_it_knows_every_hosted_name(name: str) -> None:
         get_model(name)
 
 
-def test_it_refuses_a_directory_of_the_wrong_dimension_for_a_hosted_name(settings, make_model: MakeModel) -> None:  # noqa: ANN001
+def test_it_refuses_a_directory_of_the_wrong_dimension_for_a_hosted_name(settings, make_model: MakeModel) -> None:
     settings.VECSITE_EMBEDDING_MODELS = f"BGE_BASE_EN_V1_5={make_model()}"
-    with pytest.raises(ModelRegistrationError, match="768-dimensional, but .* 384-dimensional"):
+    with pytest.raises(ModelRegistrationError, match=r"768-dimensional, but .* 384-dimensional"):
         get_spec("BGE_BASE_EN_V1_5")
 
 
@@ -215,7 +216,7 @@ def test_it_refuses_a_directory_of_the_wrong_dimension_for_a_hosted_name(setting
         ),
     ],
 )
-def test_it_refuses_files_it_cannot_reproduce(settings, make_model: MakeModel, edit, error: str) -> None:  # noqa: ANN001
+def test_it_refuses_files_it_cannot_reproduce(settings, make_model: MakeModel, edit, error: str) -> None:
     settings.VECSITE_EMBEDDING_MODELS = f"ODD={make_model(edit=edit)}"
     with pytest.raises(ModelRegistrationError, match=error):
         get_model("ODD")
@@ -233,10 +234,10 @@ def test_it_parses_the_models_setting() -> None:
     assert parse_models_setting(" A=/a , B_2=/b/c,") == {"A": Path("/a"), "B_2": Path("/b/c")}
 
 
-def test_register_model_persists_for_other_processes(settings, make_model: MakeModel, builtin) -> None:  # noqa: ANN001
+def test_register_model_persists_for_other_processes(settings, make_model: MakeModel, builtin) -> None:
     directory = make_model()
     registry = settings.VECSITE_EMBEDDING_REGISTRY
-    call_command("register_model", "MYMINI", str(directory), stdout=open(os.devnull, "w"))  # noqa: SIM115
+    call_command("register_model", "MYMINI", str(directory), stdout=StringIO())
     assert read_registry_file(registry) == {"MYMINI": directory.resolve()}
     # This process sees it at once (no restart)...
     np.testing.assert_array_equal(get_model("MYMINI").embed_documents(TEXTS), builtin.embed_documents(TEXTS))
@@ -252,14 +253,14 @@ def test_register_model_persists_for_other_processes(settings, make_model: MakeM
     assert rows["BGE_SMALL_EN_V1_5"]["status"] == "needs weights"
     assert rows[BUILTIN_MODEL]["source"] == "built-in"
 
-    call_command("register_model", "MYMINI", "--remove", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    call_command("register_model", "MYMINI", "--remove", stdout=StringIO())
     assert read_registry_file(registry) == {}
     with pytest.raises(ModelUnavailableError):
         get_spec("MYMINI")
 
 
-def test_register_model_refuses_what_would_not_work(settings, make_model: MakeModel, tmp_path: Path) -> None:  # noqa: ANN001
-    quiet = {"stdout": open(os.devnull, "w")}  # noqa: SIM115
+def test_register_model_refuses_what_would_not_work(settings, make_model: MakeModel, tmp_path: Path) -> None:
+    quiet = {"stdout": StringIO()}
     directory = make_model()
     with pytest.raises(CommandError, match="upper case"):
         call_command("register_model", "my-model", str(directory), **quiet)
@@ -279,14 +280,14 @@ def test_register_model_refuses_what_would_not_work(settings, make_model: MakeMo
     assert read_registry_file(settings.VECSITE_EMBEDDING_REGISTRY) == {"MINE": (tmp_path / "other").resolve()}
 
 
-def test_the_setting_wins_over_the_registry_file(settings, make_model: MakeModel) -> None:  # noqa: ANN001
-    call_command("register_model", "MINE", str(make_model("from-file")), stdout=open(os.devnull, "w"))  # noqa: SIM115
+def test_the_setting_wins_over_the_registry_file(settings, make_model: MakeModel) -> None:
+    call_command("register_model", "MINE", str(make_model("from-file")), stdout=StringIO())
     settings.VECSITE_EMBEDDING_MODELS = f"MINE={make_model('from-setting', edit=_cls_pooling)}"
     spec = get_spec("MINE")
     assert spec.registration.source == "setting" and spec.pooling == "cls"
 
 
-def test_list_models_shows_every_hosted_name_and_how_to_get_it(settings, make_model: MakeModel, capsys) -> None:  # noqa: ANN001
+def test_list_models_shows_every_hosted_name_and_how_to_get_it(settings, make_model: MakeModel, capsys) -> None:
     settings.VECSITE_EMBEDDING_MODELS = f"BGE_SMALL_EN_V1_5={make_model(edit=_cls_pooling)}"
     call_command("list_models")
     out = capsys.readouterr().out
@@ -300,7 +301,7 @@ def test_list_models_shows_every_hosted_name_and_how_to_get_it(settings, make_mo
     assert "https://huggingface.co/BAAI/bge-large-en-v1.5" in out
 
 
-def test_a_broken_registry_file_leaves_the_builtin_model_working(settings, builtin) -> None:  # noqa: ANN001
+def test_a_broken_registry_file_leaves_the_builtin_model_working(settings, builtin) -> None:
     Path(settings.VECSITE_EMBEDDING_REGISTRY).write_text("{not json")
     np.testing.assert_array_equal(get_model(BUILTIN_MODEL).embed_documents(TEXTS), builtin.embed_documents(TEXTS))
     with pytest.raises(ModelRegistrationError, match="cannot read the model registry"):
