@@ -212,6 +212,16 @@ VECSITE_MAX_NAMESPACE_LENGTH = 255
 VECSITE_EXACT_SEARCH_MAX_VECTORS = env_int("VECSITE_EXACT_SEARCH_MAX_VECTORS", 10_000)
 VECSITE_HNSW_EF_SEARCH = env_int("VECSITE_HNSW_EF_SEARCH", 100, minimum=1)
 
+# Text embeddings. Models beyond the built-in ALL_MINILM_L6_V2 come from local
+# sentence-transformers directories: "NAME=/dir,OTHER=/dir2" here, or `manage.py
+# register_model NAME DIR`, which writes VECSITE_EMBEDDING_REGISTRY (the setting wins).
+VECSITE_EMBEDDING_MODELS = env_str("VECSITE_EMBEDDING_MODELS", "")
+VECSITE_EMBEDDING_REGISTRY = env_str("VECSITE_EMBEDDING_REGISTRY", str(VAR_DIR / "embedding-models.json"))
+# "onnxruntime" (default) or "numpy" (slower, needs no onnxruntime); texts are encoded
+# this many at a time, one per core by default (0).
+VECSITE_EMBEDDING_RUNTIME = env_str("VECSITE_EMBEDDING_RUNTIME", "onnxruntime")
+VECSITE_EMBEDDING_THREADS = env_int("VECSITE_EMBEDDING_THREADS", 0)
+
 # Resumable queries.
 VECSITE_RESUMABLE_DEFAULT_MAX_ACTIVE = env_int("VECSITE_RESUMABLE_MAX_ACTIVE", 100, minimum=1)
 VECSITE_RESUMABLE_DEFAULT_MAX_IDLE = 3600

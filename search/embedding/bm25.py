@@ -49,7 +49,7 @@ def _stemmer() -> snowballstemmer.stemmer:
 
 def tokens(text: str) -> list[str]:
     words = [word for word in _WORD.findall(text.lower()) if word not in STOP_WORDS]
-    return _stemmer().stemWords(words)
+    return list(_stemmer().stemWords(words))
 
 
 @lru_cache(maxsize=65536)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from search.embedding import UnknownModelError, bm25, get_model, get_spec
+from search.embedding import ModelUnavailableError, bm25, get_model, get_spec
 from search.errors import InvalidInput, SemanticError
 from search.models import Index, IndexType, QueryMode
 from search.services.records import SparseValue
@@ -22,7 +22,7 @@ def model_dimension(name: str) -> int:
     """The dense dimension of a model (for `create_index --embedding-model`)."""
     try:
         return get_spec(name).dimension
-    except UnknownModelError as error:
+    except ModelUnavailableError as error:
         raise ValueError(str(error)) from None
 
 
@@ -38,8 +38,15 @@ def require_models(index: Index) -> None:
 
 
 def embed_dense(index: Index, texts: Sequence[str]) -> list[list[float]]:
+    """Texts to store."""
     model = get_model(index.embedding_model)
-    return [row.tolist() for row in model.embed(list(texts), batch_size=EMBED_BATCH)]
+    return [row.tolist() for row in model.embed_documents(list(texts))]
+
+
+def embed_dense_query(index: Index, text: str) -> list[float]:
+    """A text to search with: the model's query prompt (BGE's instruction), if any, goes first."""
+    vector: list[float] = get_model(index.embedding_model).embed_queries([text])[0].tolist()
+    return vector
 
 
 def embed_documents(index: Index, texts: Sequence[str]) -> list[tuple[list[float] | None, SparseValue | None]]:
@@ -71,7 +78,7 @@ def embed_query(*, index: Index, spec: QuerySpec) -> QuerySpec:
     assert spec.data is not None
     vector = sparse = None
     if index.has_dense and spec.mode in (QueryMode.HYBRID, QueryMode.DENSE):
-        vector = embed_dense(index, [spec.data])[0]
+        vector = embed_dense_query(index, spec.data)
     if index.has_sparse and spec.mode in (QueryMode.HYBRID, QueryMode.SPARSE):
         sparse = bm25.embed_query(spec.data)
     return dataclasses.replace(spec, vector=vector, sparse=sparse)
