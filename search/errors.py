@@ -44,3 +44,9 @@ class Forbidden(ServiceError):
 
 class TooManyActiveQueries(ServiceError):
     status = 429
+
+
+class Unavailable(ServiceError):
+    """Something the server needs is missing (an index's embedding model): not the client's fault."""
+
+    status = 503

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from search.embedding import ModelUnavailableError, bm25, get_model, get_spec
-from search.errors import InvalidInput, SemanticError
+from search.embedding import EmbeddingModel, ModelUnavailableError, bm25, get_model, get_spec
+from search.errors import InvalidInput, SemanticError, Unavailable
 from search.models import Index, IndexType, QueryMode
 from search.services.records import SparseValue
 from search.services.specs import QuerySpec
@@ -37,15 +37,23 @@ def require_models(index: Index) -> None:
         raise SemanticError(NO_DATA_MODEL)
 
 
+def dense_model(index: Index) -> EmbeddingModel:
+    """The index's dense model; a 503 when its weights are gone (its registration removed,
+    its directory moved) since the index was made."""
+    try:
+        return get_model(index.embedding_model)
+    except ModelUnavailableError as error:
+        raise Unavailable(f"this index's embedding model is not available here: {error}", field="data") from None
+
+
 def embed_dense(index: Index, texts: Sequence[str]) -> list[list[float]]:
     """Texts to store."""
-    model = get_model(index.embedding_model)
-    return [row.tolist() for row in model.embed_documents(list(texts))]
+    return [row.tolist() for row in dense_model(index).embed_documents(list(texts))]
 
 
 def embed_dense_query(index: Index, text: str) -> list[float]:
     """A text to search with: the model's query prompt (BGE's instruction), if any, goes first."""
-    vector: list[float] = get_model(index.embedding_model).embed_queries([text])[0].tolist()
+    vector: list[float] = dense_model(index).embed_queries([text])[0].tolist()
     return vector
 
 

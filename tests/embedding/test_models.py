@@ -15,10 +15,13 @@ from collections.abc import Callable, Iterator
 from io import StringIO
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 from safetensors.numpy import load_file, save_file
+from upstash_vector.errors import UpstashError
+from upstash_vector.types import Data
 
 from search.embedding import (
     BUILTIN_MODEL,
@@ -309,3 +312,20 @@ def test_a_broken_registry_file_leaves_the_builtin_model_working(settings, built
     rows = {row.name: row for row in list_models()}
     assert rows[BUILTIN_MODEL].status == "ready"
     assert rows["BGE_SMALL_EN_V1_5"].status.startswith("error: cannot read the model registry")
+
+
+def test_it_answers_503_when_an_index_s_model_is_gone(settings, make_model: MakeModel, live_index) -> None:
+    settings.VECSITE_EMBEDDING_MODELS = f"MYMINI={make_model()}"
+    live = live_index("gone", dimension=None, embedding_model="MYMINI")
+    sdk = live.sdk()
+    sdk.upsert([Data(id="a", data="cats purr")])
+    settings.VECSITE_EMBEDDING_MODELS = ""  # the operator removed the registration
+    clear_cache()
+    with pytest.raises(UpstashError) as caught:
+        sdk.query(data="cats", top_k=1)
+    assert str(caught.value).startswith("data: this index's embedding model is not available here: ")
+    response = httpx.post(
+        f"{live.url}/query-data", json={"data": "cats", "topK": 1}, headers={"Authorization": f"Bearer {live.token}"}
+    )
+    assert response.status_code == 503 and response.json()["status"] == 503
+    assert sdk.fetch("a")[0] is not None  # the stored record is untouched
