@@ -36,20 +36,21 @@ from search.services.specs import QuerySpec
 
 logger = logging.getLogger(__name__)
 
-# The first HNSW scan, at start, costs what an ordinary query costs: ef_search stays at
-# its default and the scan returns a few pages' worth (measured: 100 rows at ef_search
-# 100 take no longer than 10). The next scans widen the candidate list to pgvector's
-# maximum, so the first 1,000 results come from a scan of 2,000 at ef_search 1,000.
-ANN_START_SCAN = 100
+# The start fetches a few pages' worth, so that it costs what an ordinary query costs:
+# an HNSW scan at the ordinary ef_search (measured: 100 rows take no longer than 10), or
+# an exact scan, whose cost is reading the namespace, not the rows kept; and few rows to
+# buffer. The next HNSW scans widen the candidate list to pgvector's maximum, so the
+# first 1,000 results come from a scan of 2,000 at ef_search 1,000.
+START_ROWS = 100
 ANN_FIRST_REFILL = 2_000
 ANN_EF_SEARCH = 1_000
 # Only the first half (by distance) of an HNSW scan is handed out: its tail is where an
 # iterative scan misses most; the next scan, twice as large, covers it again.
 ANN_TRUSTED_FRACTION = 0.5
-# Exact chunks: on a small namespace the first is generous (an exact scan costs the same
-# for 10 rows as for 1,000) and each next one doubles, up to 10,000; on a large one every
-# chunk is a fiftieth of the namespace, since each costs a scan of all of it: a scan of
-# the whole namespace is paid once per that many results, and well ahead of the client.
+# Exact chunks: on a small namespace each doubles the last (from the start's few), up to
+# 10,000; on a large one every chunk after the start is a fiftieth of the namespace, since
+# each costs a scan of all of it: a scan of the whole namespace is paid once per that many
+# results, and well ahead of the client.
 EXACT_FIRST_CHUNK = 1_000
 EXACT_MIN_MAX_CHUNK = 10_000
 EXACT_CHUNK_FRACTION = 50
@@ -101,12 +102,11 @@ def ann_limit(namespace: Namespace) -> int:
 
 
 def first_refill(plan: SearchPlan, component: Component, top_k: int) -> Refill:
-    """What a side fetches at start."""
-    if initial_phase(plan, component) == Phase.ANN:
-        size = max(ANN_START_SCAN, 4 * top_k)
-        if size <= ann_limit(plan.namespace):
-            return Refill(component, Phase.ANN, size)
-    return Refill(component, Phase.EXACT, max(exact_chunk(plan.namespace, 0), top_k))
+    """What a side fetches at start: a few pages' worth (see START_ROWS)."""
+    size = max(START_ROWS, 4 * top_k)
+    if initial_phase(plan, component) == Phase.ANN and size <= ann_limit(plan.namespace):
+        return Refill(component, Phase.ANN, size)
+    return Refill(component, Phase.EXACT, size)
 
 
 def next_refill(plan: SearchPlan, component: Component, side: SideProgress, *, depth: int = -1) -> Refill | None:
@@ -131,11 +131,12 @@ def next_refill(plan: SearchPlan, component: Component, side: SideProgress, *, d
 
 
 def exact_chunk(namespace: Namespace, last: int) -> int:
-    """The size of the next exact chunk, after one of `last` rows (0: the first)."""
+    """The size of the next exact chunk after one of `last` rows (0: none yet, as after
+    the switch from the ANN phase)."""
     cap = max(EXACT_MIN_MAX_CHUNK, namespace.vector_count // EXACT_CHUNK_FRACTION)
     if not uses_exact_search(namespace):
         return cap
-    return min(cap, max(2 * last, EXACT_FIRST_CHUNK))
+    return min(cap, 2 * last if last else EXACT_FIRST_CHUNK)
 
 
 def _before(a: Candidate, b: Candidate) -> bool:
