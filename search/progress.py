@@ -33,8 +33,9 @@ class SideProgress:
     chunk (each refill doubles it); `buffered` counts the rows waiting in the buffer;
     `exhausted` says no candidate lies beyond the horizon. `reach` is the farthest
     candidate handed out; after the switch from the ANN phase, exact scans leave out ids
-    already handed out until they pass `catch_up` (the reach at the switch).
-    `refill_requested` is when a background refill was asked for (epoch seconds)."""
+    already handed out until they pass `catch_up` (the reach at the switch). Once the
+    reach passes `low_water`, the next refill is due; `refill_requested` is when a
+    background refill was asked for (epoch seconds)."""
 
     phase: Phase = Phase.EXACT
     horizon: Candidate | None = None
@@ -43,6 +44,7 @@ class SideProgress:
     exhausted: bool = False
     reach: Candidate | None = None
     catch_up: Candidate | None = None
+    low_water: Candidate | None = None
     refill_requested: float | None = None
 
     @property
@@ -62,6 +64,7 @@ class SideProgress:
             exhausted=data["exhausted"],
             reach=_candidate(data["reach"]),
             catch_up=_candidate(data["catch_up"]),
+            low_water=_candidate(data.get("low_water")),
             refill_requested=data["refill_requested"],
         )
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from celery import current_app
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef
 
 from search.filtering import CompiledFilter
@@ -54,7 +54,7 @@ ANN_TRUSTED_FRACTION = 0.5
 EXACT_FIRST_CHUNK = 1_000
 EXACT_MIN_MAX_CHUNK = 10_000
 EXACT_CHUNK_FRACTION = 50
-ANALYZE_AFTER_ROWS = 2_000
+REFILL_AT_FRACTION = 4
 REFILL_TASK = "search.tasks.refill_resumable_query"
 # A background refill not merged by then is presumed lost (a worker died) and asked again.
 REFILL_RETRY_SECONDS = 30.0
@@ -80,6 +80,7 @@ class Fetched:
     refill: Refill
     candidates: list[Candidate]
     horizon: Candidate | None
+    low_water: Candidate | None = None
     exhausted: bool = False
     ann_over: bool = False
 
@@ -158,14 +159,26 @@ def fetch(plan: SearchPlan, refill: Refill, handle: uuid.UUID) -> Fetched:
             # The scan gave up before `size` rows (a selective filter, or its budget):
             # the index no longer pays for this query.
             return Fetched(refill, [], None, ann_over=True)
-        trusted = candidates[max(1, int(len(candidates) * ANN_TRUSTED_FRACTION)) - 1]
-        return Fetched(refill, candidates, trusted)
+        trusted = max(1, int(len(candidates) * ANN_TRUSTED_FRACTION))
+        return Fetched(refill, candidates, candidates[trusted - 1], _low_water(candidates[:trusted]))
     if refill.skip_handed_out:
         candidates = _exact_chunk_skipping(plan, refill, handle)
     else:
         candidates = plan.candidates(refill.component, limit=refill.size, after=refill.after, exact=True)
     exhausted = len(candidates) < refill.size
-    return Fetched(refill, candidates, candidates[-1] if candidates else refill.after, exhausted=exhausted)
+    return Fetched(
+        refill,
+        candidates,
+        candidates[-1] if candidates else refill.after,
+        None if exhausted else _low_water(candidates),
+        exhausted=exhausted,
+    )
+
+
+def _low_water(usable: list[Candidate]) -> Candidate | None:
+    """Where a refill should be asked for: once results pass this candidate, a quarter of
+    what the refill made usable is gone, and the next one has the rest to arrive in."""
+    return usable[len(usable) // REFILL_AT_FRACTION] if usable else None
 
 
 def _exact_chunk_skipping(plan: SearchPlan, refill: Refill, handle: uuid.UUID) -> list[Candidate]:
@@ -179,55 +192,18 @@ def _exact_chunk_skipping(plan: SearchPlan, refill: Refill, handle: uuid.UUID) -
 
 
 def merge(query: ResumableQuery, fetched: Fetched) -> int:
-    """Put fetched candidates into the side's buffer and move its progress on; the caller
-    holds the handle's row lock. Returns how many candidates went in."""
-    progress = query.progress
-    component = fetched.refill.component
-    side = progress.side(component)
-    if side.phase == Phase.ANN and (fetched.ann_over or fetched.refill.phase == Phase.EXACT):
-        _switch_to_exact(query, progress, side, component)
-        if fetched.ann_over:
-            return 0
-    if fetched.refill.phase != side.phase or not _moves_on(side, fetched):
-        return 0  # stale: another refill got further first
-    added = _insert(query, component, fetched.candidates)
-    side.buffered += added
-    side.scanned = max(side.scanned, fetched.refill.size)
-    if fetched.horizon is not None and (side.horizon is None or _before(side.horizon, fetched.horizon)):
-        side.horizon = fetched.horizon
-    if fetched.refill.phase == Phase.EXACT:
-        side.exhausted = fetched.exhausted
+    """Put fetched candidates into the side's buffer and move its progress on, holding the
+    handle's row lock. Returns how many candidates went in."""
+    added = store(query.pk, fetched)
+    advance(query, fetched, added)
     return added
 
 
-def _moves_on(side: SideProgress, fetched: Fetched) -> bool:
-    """An exact chunk merges only where the buffer's keyset ends; an ANN scan only if it
-    is larger than the last (a scan from the top covers every smaller one)."""
-    if fetched.refill.phase == Phase.ANN:
-        return fetched.refill.size > side.scanned
-    return fetched.refill.after == side.horizon
-
-
-def _switch_to_exact(query: ResumableQuery, progress: Progress, side: SideProgress, component: Component) -> None:
-    """End the ANN phase: drop its buffer and start exact scans from the top, which leave
-    out what was handed out until they pass the farthest candidate handed out."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "DELETE FROM search_bufferedcandidate WHERE query_id = %s AND component = %s", [query.pk, component]
-        )
-    side.phase = Phase.EXACT
-    side.horizon = None
-    side.scanned = 0
-    side.buffered = 0
-    side.exhausted = False
-    side.catch_up = side.reach
-    # What the index missed comes first in the exact phase and may score above the last
-    # result handed out: the one place where scores may rise (docs/resumable-queries.md).
-    progress.last_score = None
-
-
-def _insert(query: ResumableQuery, component: Component, candidates: list[Candidate]) -> int:
-    """Buffer candidates not buffered yet and never handed out (by either side)."""
+def store(handle: uuid.UUID, fetched: Fetched) -> int:
+    """Buffer fetched candidates not buffered yet and never handed out (by either side).
+    Needs no lock: every buffered row is a true candidate with its distance, and none is
+    handed out beyond the side's horizon, which only `advance` moves."""
+    candidates = [] if fetched.ann_over else fetched.candidates
     if not candidates:
         return 0
     with connection.cursor() as cursor:
@@ -236,15 +212,53 @@ def _insert(query: ResumableQuery, component: Component, candidates: list[Candid
             "SELECT %s, %s, t.vector_id, t.distance FROM unnest(%s::bigint[], %s::float8[]) AS t(vector_id, distance) "
             "WHERE NOT EXISTS (SELECT 1 FROM search_handedout h WHERE h.query_id = %s AND h.vector_id = t.vector_id) "
             "ON CONFLICT DO NOTHING",
-            [query.pk, component, [c.pk for c in candidates], [c.distance for c in candidates], query.pk],
+            [handle, fetched.refill.component, [c.pk for c in candidates], [c.distance for c in candidates], handle],
         )
         added: int = cursor.rowcount
-    if added >= ANALYZE_AFTER_ROWS:
-        # The buffer grows fast from nothing; with statistics from when the table was
-        # small the planner would scan a whole buffer instead of using its index.
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE search_bufferedcandidate")
     return added
+
+
+def advance(query: ResumableQuery, fetched: Fetched, added: int) -> None:
+    """Move the side's progress on past stored candidates; the caller holds the handle's
+    row lock. A refill that another got ahead of moves nothing."""
+    progress = query.progress
+    side = progress.side(fetched.refill.component)
+    side.buffered += added
+    if side.phase == Phase.ANN and (fetched.ann_over or fetched.refill.phase == Phase.EXACT):
+        _switch_to_exact(progress, side)
+        if fetched.ann_over:
+            return
+    if fetched.refill.phase != side.phase or not _moves_on(side, fetched):
+        return  # stale: another refill got further first
+    side.scanned = max(side.scanned, fetched.refill.size)
+    if fetched.horizon is not None and (side.horizon is None or _before(side.horizon, fetched.horizon)):
+        side.horizon = fetched.horizon
+        side.low_water = fetched.low_water
+    if fetched.refill.phase == Phase.EXACT:
+        side.exhausted = fetched.exhausted
+
+
+def _moves_on(side: SideProgress, fetched: Fetched) -> bool:
+    """An exact chunk moves on only where the buffer's keyset ends; an ANN scan only if
+    it is larger than the last (a scan from the top covers every smaller one)."""
+    if fetched.refill.phase == Phase.ANN:
+        return fetched.refill.size > side.scanned
+    return fetched.refill.after == side.horizon
+
+
+def _switch_to_exact(progress: Progress, side: SideProgress) -> None:
+    """End the ANN phase: exact scans start from the top, leaving out what was handed out
+    until they pass the farthest candidate handed out. What the ANN phase buffered stays:
+    those are true candidates too, handed out once the exact horizon reaches them."""
+    side.phase = Phase.EXACT
+    side.horizon = None
+    side.low_water = None
+    side.scanned = 0
+    side.exhausted = False
+    side.catch_up = side.reach
+    # What the index missed comes first in the exact phase and may score above the last
+    # result handed out: the one place where scores may rise (docs/resumable-queries.md).
+    progress.last_score = None
 
 
 def refill_now(query: ResumableQuery, plan: SearchPlan, component: Component, side: SideProgress, depth: int) -> bool:
@@ -265,16 +279,14 @@ def refill_now(query: ResumableQuery, plan: SearchPlan, component: Component, si
     return True
 
 
-def wants_background_refill(side: SideProgress, returned: int) -> bool:
-    """Whether to fetch ahead now: once half of what the last refill made available has
-    been used up (the trusted half of an HNSW scan, or an exact chunk)."""
-    if not settings.VECSITE_RESUMABLE_BACKGROUND_REFILL or (side.phase == Phase.EXACT and side.exhausted):
+def wants_background_refill(side: SideProgress) -> bool:
+    """Whether to fetch ahead now: once the results handed out pass the low-water mark of
+    the last refill (a quarter of what it made usable)."""
+    if not settings.VECSITE_RESUMABLE_BACKGROUND_REFILL or side.low_water is None or side.reach is None:
         return False
     if side.refill_requested is not None and time.time() - side.refill_requested < REFILL_RETRY_SECONDS:
         return False
-    if side.phase == Phase.ANN:
-        return returned >= side.scanned * ANN_TRUSTED_FRACTION / 2
-    return side.buffered <= side.scanned // 2
+    return _before(side.low_water, side.reach)
 
 
 def request_background_refill(query: ResumableQuery, component: Component, side: SideProgress) -> None:
@@ -305,13 +317,16 @@ def resumable_refill(*, handle: uuid.UUID, component: Component) -> int:
         return 0
     started = time.perf_counter()
     fetched = fetch(plan, refill, handle)
+    try:
+        with transaction.atomic():
+            added = store(handle, fetched)  # before the lock: `next` calls go on meanwhile
+    except IntegrityError:
+        return 0  # the handle was stopped meanwhile
     with transaction.atomic():
-        locked = (
-            ResumableQuery.objects.select_for_update().select_related("index", "namespace").filter(uuid=handle).first()
-        )
+        locked = ResumableQuery.objects.select_for_update().filter(uuid=handle).first()
         if locked is None:
             return 0
-        added = merge(locked, fetched)
+        advance(locked, fetched, added)
         locked.progress.side(component).refill_requested = None
         locked.save(update_fields=["progress"])
     logger.info(

@@ -12,6 +12,7 @@ design, its guarantees and its costs.
 
 from __future__ import annotations
 
+import math
 import uuid
 
 from django.conf import settings
@@ -20,7 +21,7 @@ from django.db.models import QuerySet
 
 from search.errors import NotFound, TooManyActiveQueries
 from search.models import BufferedCandidate, Candidate, Component, Index, ResumableQuery
-from search.progress import Phase, Progress, SideProgress
+from search.progress import Progress, SideProgress
 from search.services import refill as refills
 from search.services import sparse as sparse_codec
 from search.services.fusion import fuse
@@ -142,7 +143,7 @@ def _take(query: ResumableQuery, plan: SearchPlan, k: int) -> ResumableBatch:
         records = _take_single(query, plan, k)
         query.returned_count += len(records)
         side = progress.side(plan.single_component)
-        if refills.wants_background_refill(side, query.returned_count):
+        if refills.wants_background_refill(side):
             refills.request_background_refill(query, plan.single_component, side)
         finished = side.finished
     return ResumableBatch(
@@ -181,9 +182,7 @@ def _take_single(query: ResumableQuery, plan: SearchPlan, k: int) -> list[Stored
             else:
                 usable.append(hit)
         best = ranked(usable)
-        unread = _nearest_unread(side, rows if full_window else [])
-        bound = plan.score_bound(component, unread.distance, best) if unread is not None else None
-        chosen = above(best, bound)[:need]
+        chosen = above(best, _unread_bound(plan, side, rows if full_window else [], best))[:need]
         new_keys = _hand_out(query, [component], [(hit.pk, hit.record.id) for hit in chosen], dropped)
         fresh = [hit for hit in chosen if hit.record.id in new_keys]
         side.buffered -= len(chosen) + len(dropped)
@@ -214,14 +213,19 @@ def _stale(plan: SearchPlan, hit: Hit) -> bool:
     return abs(hit.score - expected) > bound - expected
 
 
-def _nearest_unread(side: SideProgress, window: list[Candidate]) -> Candidate | None:
-    """The nearest position a candidate not read yet can have: the window's last row
-    when the buffer goes on beyond it, and the side's horizon unless nothing lies beyond
-    it (None when all is read)."""
+def _unread_bound(plan: SearchPlan, side: SideProgress, window: list[Candidate], hits: list[Hit]) -> float | None:
+    """The best score a candidate not read yet may have: one further down the buffer
+    (past the window's last row, when the window was full) or beyond the side's horizon
+    (unless nothing lies there). None when every candidate has been read."""
+    if side.horizon is None and not side.exhausted:
+        return math.inf  # this phase has fetched nothing yet: anything may come
     positions = [window[-1]] if window else []
-    if side.horizon is not None and not (side.phase == Phase.EXACT and side.exhausted):
+    if side.horizon is not None and not side.exhausted:
         positions.append(side.horizon)
-    return min(positions, key=lambda c: (c.distance, c.pk)) if positions else None
+    if not positions:
+        return None
+    nearest = min(positions, key=lambda c: (c.distance, c.pk))
+    return plan.score_bound(plan.single_component, nearest.distance, hits)
 
 
 def _buffered(query: ResumableQuery, component: Component, limit: int) -> list[Candidate]:
