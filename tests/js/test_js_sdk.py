@@ -76,9 +76,16 @@ def test_it_fuses_the_sdk_hybrid_resumable_example_digit_for_digit(live_index):
 def test_it_weights_the_sdk_sparse_resumable_example_digit_for_digit(live_index):
     out = run(live_index(dimension=None, index_type="SPARSE"), "sparseResumableIdf")
 
-    assert out["result"] == [{"id": "id0", "score": 0.028608438, "sparseVector": {"indices": [0, 1], "values": [0.1, 0.2]}}]
+    assert out["result"] == [
+        {"id": "id0", "score": 0.028608438, "sparseVector": {"indices": [0, 1], "values": [0.1, 0.2]}}
+    ]
     assert out["next"] == [
-        {"id": "id1", "score": 0.018800145, "sparseVector": {"indices": [1, 2], "values": [0.2, 0.3]}, "metadata": {"key": "value"}}
+        {
+            "id": "id1",
+            "score": 0.018800145,
+            "sparseVector": {"indices": [1, 2], "values": [0.2, 0.3]},
+            "metadata": {"key": "value"},
+        }
     ]
 
 
