@@ -396,3 +396,19 @@ def test_it_documents_the_new_endpoints_and_every_verb(client, db):
         assert not {"head", "patch"} & set(paths[path]), path
     body = paths["/v1/rename-namespace"]["post"]["requestBody"]["content"]
     assert all(media["schema"]["$ref"].endswith("/RenameNamespaceRequest") for media in body.values())
+
+
+def test_it_numbers_an_upsert_in_the_same_statements_whatever_its_size(live_index, api):
+    live = live_index()
+
+    def statements(items):
+        with CaptureQueriesContext(connection) as queries:
+            assert api("upsert", items, token=live.token).json() == {"result": "Success"}
+        return len(queries.captured_queries)
+
+    small = statements([{"id": f"s{i}", "vector": [1, i + 1]} for i in range(10)])
+    large = statements([{"id": f"l{i}", "vector": [1, i + 1]} for i in range(500)])
+    mixed = statements([{"id": f"l{i}", "vector": [2, i + 1]} for i in range(250, 750)])  # half new, half replaced
+    assert small == large == mixed
+    numbers = dict(VectorRow.objects.values_list("key", "number"))
+    assert (numbers["s0"], numbers["l0"], numbers["l499"], numbers["l500"], numbers["l749"]) == (1, 11, 510, 511, 760)

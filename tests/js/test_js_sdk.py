@@ -24,7 +24,7 @@ def run(live, scenario: str):
     assert node, "Node is required for the JavaScript SDK tests"
     assert SDK.exists(), "the JavaScript SDK is not installed: run `make install-js` (make test does)"
     env = {**os.environ, "VECSITE_URL": live.url, "VECSITE_TOKEN": live.token, "UPSTASH_DISABLE_TELEMETRY": "1"}
-    done = subprocess.run(  # noqa: S603 - a fixed script under tests/js
+    done = subprocess.run(
         [node, str(HERE / "scenarios.mjs"), scenario], cwd=HERE, env=env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
