@@ -12,12 +12,14 @@ PIP := $(BIN)/python -m pip
 PORT ?= 8000
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
+# The official JavaScript SDK the tests drive (tests/js), from npm, as its lock pins it.
+JS_STAMP := tests/js/node_modules/.package-lock.json
 # `make lock`: uv (pinned in requirements-dev.in) resolves for Python 3.11 on every
 # platform and writes every file's sha256 hash.
 UV_COMPILE := $(abspath $(BIN))/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock"
 
-.PHONY: install install-dev run test test-fast lint typecheck format bench migrations-check clean-db lock
+.PHONY: install install-dev install-js run test test-fast lint typecheck format bench migrations-check clean-db lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,17 +39,23 @@ install: $(RUNTIME_STAMP)
 
 install-dev: $(DEV_STAMP)
 
+$(JS_STAMP): tests/js/package.json tests/js/package-lock.json
+	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+	touch $@
+
+install-js: $(JS_STAMP)
+
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py ensure_demo
 	PORT=$(PORT) $(BIN)/python manage.py serve --port $(PORT)
 
-test: install-dev
+test: install-dev install-js
 	$(BIN)/python manage.py makemigrations --check --dry-run > /dev/null
 	$(BIN)/python -m pytest
 
 # Everything but the real-browser and real-Celery tests.
-test-fast: install-dev
+test-fast: install-dev install-js
 	$(BIN)/python -m pytest -m "not browser and not celery"
 
 typecheck: install-dev

@@ -38,6 +38,12 @@ class NotFound(ServiceError):
     status = 404
 
 
+class Conflict(ServiceError):
+    """The request clashes with what exists, e.g. renaming onto an existing namespace."""
+
+    status = 409
+
+
 class Forbidden(ServiceError):
     status = 403
 

@@ -206,6 +206,11 @@ VECSITE_MAX_BATCH = env_int("VECSITE_MAX_BATCH", 1000, minimum=1)
 VECSITE_MAX_ID_LENGTH = env_int("VECSITE_MAX_ID_LENGTH", 512, minimum=1)
 VECSITE_MAX_METADATA_BYTES = env_int("VECSITE_MAX_METADATA_BYTES", 48 * 1024, minimum=64)
 VECSITE_MAX_DATA_BYTES = env_int("VECSITE_MAX_DATA_BYTES", 1024 * 1024, minimum=64)
+# The hosted service's published limits: ids per fetch or delete, records a prefix fetch
+# returns, non-zero entries of a sparse vector (docs/api.md#limits).
+VECSITE_MAX_IDS = env_int("VECSITE_MAX_IDS", 1000, minimum=1)
+VECSITE_MAX_FETCH_PREFIX = env_int("VECSITE_MAX_FETCH_PREFIX", 1000, minimum=1)
+VECSITE_MAX_SPARSE_ENTRIES = env_int("VECSITE_MAX_SPARSE_ENTRIES", 1000, minimum=1)
 VECSITE_MAX_NAMESPACE_LENGTH = 255
 # Namespaces with at most this many vectors are searched exactly (a sequential scan is
 # cheaper there and has perfect recall); larger ones use the HNSW index.

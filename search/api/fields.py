@@ -12,7 +12,7 @@ from rest_framework import serializers
 
 from search.filtering import CompiledFilter, FilterError
 from search.services.records import SparseValue
-from search.services.sparse import MAX_NON_ZERO, SPARSE_DIMENSIONS
+from search.services.sparse import SPARSE_DIMENSIONS
 
 FLOAT32_MAX = 3.4028234663852886e38
 # Doubles below this round to a finite float32 (at most FLOAT32_MAX); from it on they round
@@ -153,16 +153,21 @@ class DenseVectorField(serializers.Field[list[float], list[Any], list[float], An
             "values": {"type": "array", "items": {"type": "number", "format": "float"}},
         },
         "required": ["indices", "values"],
+        "description": "Repeated indices are merged into one entry, their values summed (docs/api.md#sparse-vectors).",
     }
 )
 class SparseVectorInputField(serializers.Field[SparseValue, dict[str, Any], dict[str, list[Any]], Any]):
+    """A sparse vector, entries sorted by index. An index given more than once becomes one
+    entry holding the sum of its values, as the hosted service accepts repeats (programs
+    that build sparse vectors from token ids repeat indices all the time)."""
+
     default_error_messages = {
         "invalid": 'must be {{"indices": [int, ...], "values": [number, ...]}}',  # braces doubled for str.format
         "lengths": "indices and values must have the same length",
         "index_range": f"indices must be integers from 0 to {SPARSE_DIMENSIONS - 1} (pgvector's sparsevec limit)",
-        "duplicate": "indices must be unique",
         "value": "values must be finite 32-bit floats",
-        "too_many": f"at most {MAX_NON_ZERO} non-zero entries",
+        "sum": "the values of repeated index {index} add up beyond the 32-bit float range",
+        "too_many": "at most {max} non-zero entries (repeated indices count once)",
     }
 
     def to_internal_value(self, data: Any) -> SparseValue:
@@ -175,18 +180,24 @@ class SparseVectorInputField(serializers.Field[SparseValue, dict[str, Any], dict
         indices, values = data["indices"], data["values"]
         if len(indices) != len(values):
             self.fail("lengths")
-        if len(indices) > MAX_NON_ZERO:
-            self.fail("too_many")
         for index in indices:
             if type(index) is not int or not 0 <= index < SPARSE_DIMENSIONS:
                 self.fail("index_range")
-        if len(set(indices)) != len(indices):
-            self.fail("duplicate")
         for value in values:
             if not _is_number(value) or not _is_float32(value):
                 self.fail("value")
-        pairs = sorted(zip(indices, (float(v) for v in values), strict=True))
-        return SparseValue(indices=[i for i, _ in pairs], values=[v for _, v in pairs])
+        merged: dict[int, float] = {}
+        for index, value in zip(indices, values, strict=True):
+            merged[index] = merged.get(index, 0.0) + float(value)
+        if len(merged) != len(indices):
+            for index, total in merged.items():
+                if not _is_float32(total):
+                    self.fail("sum", index=index)
+        limit = settings.VECSITE_MAX_SPARSE_ENTRIES
+        if sum(1 for total in merged.values() if total != 0.0) > limit:
+            self.fail("too_many", max=limit)
+        ordered = sorted(merged.items())
+        return SparseValue(indices=[i for i, _ in ordered], values=[v for _, v in ordered])
 
     def to_representation(self, value: SparseValue) -> dict[str, list[Any]]:
         return {"indices": value.indices, "values": value.values}

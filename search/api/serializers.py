@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from search.api.fields import (
@@ -21,6 +23,8 @@ from search.api.fields import (
 from search.models import Fusion, QueryMode, Weighting
 from search.services.records import Include, RecordInput, RecordUpdate
 from search.services.specs import QuerySpec
+
+ASCII_DIGITS = re.compile(r"[0-9]+", re.ASCII)
 
 
 def top_k_field(**kwargs: Any) -> StrictIntegerField:
@@ -159,7 +163,9 @@ class ResumableEndSerializer(serializers.Serializer[Any]):
 
 
 class FetchSerializer(IncludeMixin):
-    ids = serializers.ListField(child=VectorIdField(), required=False, allow_null=True, max_length=1000)
+    ids = serializers.ListField(
+        child=VectorIdField(), required=False, allow_null=True, max_length=settings.VECSITE_MAX_IDS
+    )
     prefix = StrictCharField(required=False, allow_null=True, allow_blank=True, trim_whitespace=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -169,7 +175,9 @@ class FetchSerializer(IncludeMixin):
 
 
 class DeleteSerializer(serializers.Serializer[Any]):
-    ids = serializers.ListField(child=VectorIdField(), required=False, allow_null=True, max_length=1000)
+    ids = serializers.ListField(
+        child=VectorIdField(), required=False, allow_null=True, max_length=settings.VECSITE_MAX_IDS
+    )
     prefix = StrictCharField(required=False, allow_null=True, allow_blank=False, trim_whitespace=False)
     filter = FilterField(required=False, allow_null=True, allow_blank=False)
 
@@ -182,18 +190,48 @@ class DeleteSerializer(serializers.Serializer[Any]):
         return attrs
 
 
+BIGINT_MAX = 2**63 - 1
+
+
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "string", "pattern": "^[0-9]*$"}, {"type": "integer", "minimum": 0}],
+        "description": 'A nextCursor from an earlier range call; "", "0", 0 or absent start at the beginning.',
+    }
+)
+class RangeCursorField(serializers.Field[int, str | int, str, Any]):
+    """A range cursor: the number of the last record seen (docs/api.md#range-cursors).
+
+    Only ASCII digits: `str.isdigit` would also take superscript, circled, full-width or
+    Arabic-Indic digits, which are no cursor this server ever gave (and Python's int()
+    reads some of them as numbers, others not at all)."""
+
+    default_error_messages = {"invalid": "must be a cursor returned by an earlier range call"}
+
+    def to_internal_value(self, data: Any) -> int:
+        if type(data) is int:
+            number = data
+        elif isinstance(data, str) and (data == "" or ASCII_DIGITS.fullmatch(data)):
+            digits = data.lstrip("0")
+            if len(digits) > len(str(BIGINT_MAX)):  # before int(), which refuses 4,301 digits
+                self.fail("invalid")
+            number = int(digits) if digits else 0
+        else:
+            self.fail("invalid")
+        if number < 0:
+            self.fail("invalid")
+        if number > BIGINT_MAX:
+            self.fail("invalid")
+        return number
+
+    def to_representation(self, value: int) -> str:
+        return str(value)
+
+
 class RangeSerializer(IncludeMixin):
-    cursor = serializers.JSONField(required=False, allow_null=True)
+    cursor = RangeCursorField(required=False, allow_null=True)
     limit = StrictIntegerField(min_value=1, max_value=settings.VECSITE_MAX_TOP_K)
     prefix = StrictCharField(required=False, allow_null=True, allow_blank=True, trim_whitespace=False)
-
-    def validate_cursor(self, value: Any) -> int:
-        if value is None or value == "" or value == 0 or value == "0":
-            return 0
-        text = str(value) if type(value) is int else value
-        if not isinstance(text, str) or not text.isdigit() or len(text) > 19:
-            raise serializers.ValidationError("must be a cursor returned by an earlier range call")
-        return int(text)
 
 
 class UpdateSerializer(serializers.Serializer[Any]):
@@ -216,3 +254,9 @@ class UpdateSerializer(serializers.Serializer[Any]):
             metadata=data.get("metadata"),
             patch_metadata=data.get("metadataUpdateMode") == "PATCH",
         )
+
+
+class RenameNamespaceSerializer(serializers.Serializer[Any]):
+    namespace = StrictCharField(allow_blank=True, trim_whitespace=False)
+    newNamespace = StrictCharField(allow_blank=True, trim_whitespace=False)
+    deleteExisting = StrictBooleanField(required=False, allow_null=True, default=False)

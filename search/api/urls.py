@@ -1,4 +1,4 @@
-"""Routes of the Upstash REST API. Every command is POST; GET/PUT/DELETE are accepted alike."""
+"""Routes of the Upstash REST API. Every command answers POST, GET, PUT and DELETE alike."""
 
 from __future__ import annotations
 
@@ -20,12 +20,14 @@ WITH_NAMESPACE = {
     "update": views.UpdateView,
     "reset": views.ResetView,
     "delete-namespace": views.DeleteNamespaceView,
+    "random": views.RandomView,
 }
 WITHOUT_NAMESPACE = {
     "resumable-query-next": views.ResumableNextView,
     "resumable-query-end": views.ResumableEndView,
     "info": views.InfoView,
     "list-namespaces": views.ListNamespacesView,
+    "rename-namespace": views.RenameNamespaceView,
 }
 
 urlpatterns = [

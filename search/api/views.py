@@ -23,6 +23,8 @@ from search.services import namespaces as namespace_service
 from search.services import query as query_service
 from search.services import resumable as resumable_service
 from search.services import vectors as vector_service
+from search.services.empty_handles import empty_handle_is, empty_handle_new
+from search.services.random_records import vectors_random
 from search.services.records import Include, StoredRecord
 from search.services.specs import QuerySpec, ResumableBatch
 
@@ -106,17 +108,23 @@ class IndexView(APIView):
     authentication_classes = [IndexTokenAuthentication]
     permission_classes = [HasIndexToken]
     writes = False
+    # The SDKs POST every command; the REST reference also documents GET, PUT and DELETE
+    # with the same JSON body (the PHP SDK sends GET /fetch, DELETE /delete), so those run
+    # the POST handler too. HEAD and PATCH stay refused (405): a probe must never run e.g.
+    # reset, and leaving "head" out keeps Django from answering HEAD with get().
+    http_method_names = ["get", "post", "put", "delete", "options"]
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         raise NotImplementedError  # each command's view answers POST
 
-    def http_method_not_allowed(self, request: Request, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]  # DRF hands its Request, as APIView's own override says
-        # The SDKs POST every command; the REST reference also documents GET, PUT and
-        # DELETE with the same body, so those run the POST handler too (the schema lists
-        # POST only). HEAD and PATCH stay refused: a probe must never run e.g. reset.
-        if request.method in ("GET", "PUT", "DELETE"):
-            return self.post(request, *args, **kwargs)
-        return super().http_method_not_allowed(request, *args, **kwargs)
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.post(request, *args, **kwargs)
+
+    def put(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.post(request, *args, **kwargs)
+
+    def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.post(request, *args, **kwargs)
 
     @property
     def index(self) -> Index:
@@ -208,7 +216,9 @@ def start_resumable(view: IndexView, serializer_class: type[serializers.Serializ
     batch = resumable_service.resumable_query_start(
         index=view.index, spec=s.query_spec(data, namespace=view.namespace()), max_idle=data.get("maxIdle")
     )
-    return ok({"uuid": str(batch.handle) if batch.handle else "", "scores": wire_batch(batch)})
+    # A missing namespace starts no query; its handle is an empty one both SDKs can use.
+    handle = batch.handle or empty_handle_new(index=view.index)
+    return ok({"uuid": str(handle), "scores": wire_batch(batch)})
 
 
 def wire_batch(batch: ResumableBatch) -> list[dict[str, Any]]:
@@ -243,8 +253,8 @@ class ResumableQueryDataView(IndexView):
 class ResumableNextView(IndexView):
     def post(self, request: Request) -> Response:
         data = validated(s.ResumableNextSerializer, request.data).validated_data
-        if data["uuid"] is None:  # the query on a missing namespace: it has nothing more
-            return ok([])
+        if data["uuid"] is None or empty_handle_is(index=self.index, handle=data["uuid"]):
+            return ok([])  # the query on a missing namespace: it has nothing more
         batch = resumable_service.resumable_query_next(
             index=self.index, handle=data["uuid"], additional_k=data["additionalK"]
         )
@@ -259,7 +269,8 @@ class ResumableNextView(IndexView):
 class ResumableEndView(IndexView):
     def post(self, request: Request) -> Response:
         data = validated(s.ResumableEndSerializer, request.data).validated_data
-        if data["uuid"] is not None:  # the query on a missing namespace never started
+        # The query on a missing namespace never started: there is nothing to stop.
+        if data["uuid"] is not None and not empty_handle_is(index=self.index, handle=data["uuid"]):
             resumable_service.resumable_query_end(index=self.index, handle=data["uuid"])
         return ok("Success")
 
@@ -379,3 +390,38 @@ class DeleteNamespaceView(IndexView):
     def post(self, request: Request, namespace: str = "") -> Response:
         namespace_service.namespace_delete(index=self.index, name=self.namespace())
         return ok("Success")
+
+
+@extend_schema(
+    summary="Rename a namespace",
+    description=(
+        "The default namespace cannot be renamed. A namespace of the new name is refused (409) unless "
+        "`deleteExisting`, which deletes it first. Live resumable handles follow the renamed namespace."
+    ),
+    request=s.RenameNamespaceSerializer,
+    responses={200: OpenApiTypes.OBJECT, 400: ENVELOPE_ERROR, 404: ENVELOPE_ERROR, 409: ENVELOPE_ERROR},
+)
+class RenameNamespaceView(IndexView):
+    writes = True
+
+    def post(self, request: Request) -> Response:
+        data = validated(s.RenameNamespaceSerializer, request.data).validated_data
+        renamed = namespace_service.namespace_rename(
+            index=self.index,
+            name=data["namespace"],
+            new_name=data["newNamespace"],
+            delete_existing=bool(data.get("deleteExisting")),
+        )
+        return ok({"renamed": renamed})
+
+
+@extend_schema(
+    summary="One record drawn at random",
+    description="A record's id and vector part(s), drawn uniformly; `null` when the namespace is empty.",
+    request=None,
+    responses={200: OpenApiTypes.OBJECT},
+)
+class RandomView(IndexView):
+    def post(self, request: Request, namespace: str = "") -> Response:
+        record = vectors_random(index=self.index, namespace=self.namespace())
+        return ok(wire(record, Include(vectors=True)) if record is not None else None)

@@ -135,6 +135,8 @@ class Namespace(models.Model):
     # Kept in step with the vectors by the write services, so that info and the admin
     # never need COUNT(*) over a large namespace.
     vector_count = models.BigIntegerField(default=0)
+    # The last record number given in this namespace (Vector.number); back to 0 on reset.
+    last_number = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

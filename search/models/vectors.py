@@ -138,12 +138,16 @@ def _vector_text(vector: list[float]) -> str:
 
 
 class Vector(models.Model):
-    """One record. The bigint primary key is the insertion order: range cursors and
-    ties in score both follow it."""
+    """One record. The bigint primary key is the insertion order, which ties in score
+    follow; `number` is the same order counted within the namespace (1, 2, ...), which
+    range cursors are made of (docs/api.md#range-cursors)."""
 
     index = models.ForeignKey(Index, on_delete=models.CASCADE, related_name="+")
     namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="vectors")
     key = models.CharField(max_length=512)
+    # Given from the namespace's counter (Namespace.last_number) on insert and kept by
+    # later upserts of the same id; never reused, so keyset paging survives deletes.
+    number = models.BigIntegerField()
     # No fixed dimension: indexes of many dimensions share the table. Each index gets a
     # partial HNSW index over `embedding::vector(D)` (see services.indexes).
     embedding = VectorField(null=True, blank=True)
@@ -157,7 +161,11 @@ class Vector(models.Model):
     objects = VectorQuerySet.as_manager()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["namespace", "key"], name="vector_unique_key")]
+        constraints = [
+            models.UniqueConstraint(fields=["namespace", "key"], name="vector_unique_key"),
+            # Also the index range pages and random draws read.
+            models.UniqueConstraint(fields=["namespace", "number"], name="vector_unique_number"),
+        ]
         indexes = [
             models.Index(
                 fields=["namespace", "key"], name="vector_ns_key_prefix", opclasses=["int8_ops", "text_pattern_ops"]

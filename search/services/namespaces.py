@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
-from search.errors import InvalidInput, NotFound
+from search.errors import Conflict, InvalidInput, NotFound
 from search.models import Index, Namespace
 
 
@@ -53,5 +53,47 @@ def namespace_reset(*, index: Index, name: str | None) -> None:
         namespaces = namespaces.filter(name=name)
     for namespace in namespaces:
         namespace.vectors.all().delete()
+        # An emptied namespace numbers its records from 1 again, as a fresh one does.
         namespace.vector_count = 0
-        namespace.save(update_fields=["vector_count"])
+        namespace.last_number = 0
+        namespace.save(update_fields=["vector_count", "last_number"])
+
+
+@transaction.atomic
+def namespace_rename(*, index: Index, name: str, new_name: str, delete_existing: bool = False) -> bool:
+    """Give a namespace a new name (docs/api.md#rename-namespace); False when the names are
+    the same. Its records, their numbers and its live resumable handles stay with it:
+    handles point at the namespace row, not at its name. An existing namespace of the new
+    name is refused, or with `delete_existing` deleted first, its records and handles with it."""
+    validate_namespace_name(name)
+    validate_namespace_name(new_name)
+    if name == "":
+        raise InvalidInput("the default namespace cannot be renamed", field="namespace")
+    if new_name == "":
+        raise InvalidInput("the default namespace cannot be replaced", field="newNamespace")
+    # Both rows locked, in a fixed order, so that two renames cannot deadlock.
+    rows = {
+        ns.name: ns
+        for ns in Namespace.objects.select_for_update().filter(index=index, name__in=[name, new_name]).order_by("pk")
+    }
+    source = rows.get(name)
+    if source is None:
+        raise NotFound(f"Namespace {name} for the index {index.name} does not exist")
+    if new_name == name:
+        return False
+    target = rows.get(new_name)
+    if target is not None:
+        if not delete_existing:
+            raise Conflict(
+                f"namespace {new_name} already exists; pass deleteExisting to replace it", field="newNamespace"
+            )
+        target.delete()
+    source.name = new_name
+    try:
+        with transaction.atomic():
+            source.save(update_fields=["name"])
+    except IntegrityError:  # an upsert created the new name meanwhile
+        raise Conflict(
+            f"namespace {new_name} already exists; pass deleteExisting to replace it", field="newNamespace"
+        ) from None
+    return True

@@ -27,6 +27,7 @@ from search.models import (
     Weighting,
 )
 from search.services import sparse as sparse_codec
+from search.services.fusion import fusion_dense_scores
 from search.services.ranking import Hit, above, dense_score_bound, ranked
 from search.services.records import Include, SparseValue, StoredRecord
 from search.services.scoring import exact_dense_scores, float32, score_from_distance, stored_dense_scores
@@ -154,11 +155,14 @@ class SearchPlan:
             limit *= 2
 
     def scored(self, component: Component, candidates: list[Candidate]) -> list[tuple[int, float]]:
-        """(pk, score) for candidates in order, to be fused."""
+        """(pk, score) for candidates in order, to be fused; dense scores as the hosted
+        service fuses them (`fusion_dense_scores`, docs/api.md#fusion)."""
         if component == Component.SPARSE:
             return [(c.pk, -c.distance) for c in candidates]
         assert self.spec.vector is not None
-        exact = stored_dense_scores(self.index.similarity, self.spec.vector, [c.pk for c in candidates])
+        exact = stored_dense_scores(
+            self.index.similarity, self.spec.vector, [c.pk for c in candidates], scorer=fusion_dense_scores
+        )
         return [
             (c.pk, exact[c.pk] if c.pk in exact else score_from_distance(self.index.similarity, c.distance))
             for c in candidates

@@ -4,7 +4,7 @@ precision from the stored float32 vectors, printed as float32."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from django.db.models import TextField
@@ -54,9 +54,14 @@ def exact_dense_scores(
     return {key: float(score) for key, score in zip(keys, scores, strict=True)}
 
 
-def stored_dense_scores(similarity: str, query: Sequence[float], pks: Sequence[int]) -> dict[int, float]:
-    """`exact_dense_scores` for stored records, their vectors read in one query."""
+DenseScorer = Callable[[str, Sequence[float], Mapping[int, Sequence[float]]], dict[int, float]]
+
+
+def stored_dense_scores(
+    similarity: str, query: Sequence[float], pks: Sequence[int], scorer: DenseScorer = exact_dense_scores
+) -> dict[int, float]:
+    """`exact_dense_scores` (or another scorer) for stored records, their vectors read in one query."""
     if not pks:
         return {}
     rows = Vector.objects.filter(pk__in=pks).annotate(text=Cast("embedding", TextField())).values_list("pk", "text")
-    return exact_dense_scores(similarity, query, {pk: json.loads(text) for pk, text in rows if text})
+    return scorer(similarity, query, {pk: json.loads(text) for pk, text in rows if text})

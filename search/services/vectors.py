@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, QuerySet, TextField
 from django.db.models.functions import Cast
@@ -19,12 +20,12 @@ from search.services import sparse as sparse_codec
 from search.services.namespaces import namespace_find, namespace_lock
 from search.services.records import Include, RecordInput, RecordUpdate, StoredRecord
 
-FETCH_PREFIX_LIMIT = 1000
-
 
 @transaction.atomic
 def vectors_upsert(*, index: Index, namespace: str, records: Sequence[RecordInput]) -> None:
-    """Insert or fully replace records; the batch is all-or-nothing."""
+    """Insert or fully replace records; the batch is all-or-nothing. A new record takes
+    the namespace's next number (docs/api.md#range-cursors); a replaced one keeps its own.
+    Four statements whatever the batch size (and one more per 500 records)."""
     for position, record in enumerate(records):
         index.check_parts(record.vector, record.sparse, use=PartsUse.RECORD, field=f"[{position}]")
     if not records:
@@ -35,13 +36,20 @@ def vectors_upsert(*, index: Index, namespace: str, records: Sequence[RecordInpu
         latest[record.id] = record
     ns = namespace_lock(index=index, name=namespace, create=True)
     assert ns is not None
-    existing = Vector.objects.filter(namespace=ns, key__in=list(latest)).count()
+    # The row lock serialises writers, so these numbers stay right until the commit.
+    numbers = dict(Vector.objects.filter(namespace=ns, key__in=list(latest)).values_list("key", "number"))
+    last = ns.last_number
+    for key in latest:
+        if key not in numbers:
+            last += 1
+            numbers[key] = last
     Vector.objects.bulk_create(
         [
             Vector(
                 index=index,
                 namespace=ns,
                 key=record.id,
+                number=numbers[record.id],
                 embedding=record.vector,
                 sparse=sparse_codec.to_db(record.sparse) if record.sparse is not None else None,
                 sparse_indices=sparse_codec.non_zero_indices(record.sparse) if record.sparse is not None else None,
@@ -55,9 +63,9 @@ def vectors_upsert(*, index: Index, namespace: str, records: Sequence[RecordInpu
         update_fields=["embedding", "sparse", "sparse_indices", "metadata", "data"],
         batch_size=500,
     )
-    inserted = len(latest) - existing
+    inserted = last - ns.last_number
     if inserted:
-        Namespace.objects.filter(pk=ns.pk).update(vector_count=F("vector_count") + inserted)
+        Namespace.objects.filter(pk=ns.pk).update(vector_count=F("vector_count") + inserted, last_number=last)
 
 
 def vectors_upsert_data(*, index: Index, namespace: str, records: Sequence[RecordInput]) -> None:
@@ -126,26 +134,29 @@ def vectors_fetch(
     assert prefix is not None
     if ns is None:
         return []
-    queryset = Vector.objects.filter(namespace=ns, key__startswith=prefix).order_by("pk")[:FETCH_PREFIX_LIMIT]
+    limit = settings.VECSITE_MAX_FETCH_PREFIX  # the first ones, as the hosted service answers
+    queryset = Vector.objects.filter(namespace=ns, key__startswith=prefix).order_by("number")[:limit]
     return list(_read(queryset, include))
 
 
 def vectors_range(
     *, index: Index, namespace: str, cursor: int, limit: int, prefix: str, include: Include
 ) -> tuple[str, list[StoredRecord]]:
-    """A page in insertion order. The cursor is the last primary key seen (keyset paging)."""
+    """A page in insertion order (docs/api.md#range-cursors). The cursor is the number of
+    the last record seen in its namespace: keyset paging on the (namespace, number) index,
+    so a page costs the same at any depth and deletes between pages skip nothing."""
     ns = namespace_find(index=index, name=namespace)
     if ns is None:
         return "", []
-    queryset = Vector.objects.filter(namespace=ns, pk__gt=cursor)
+    queryset = Vector.objects.filter(namespace=ns, number__gt=cursor)
     if prefix:
         queryset = queryset.filter(key__startswith=prefix)
-    page = list(queryset.order_by("pk").values_list("pk", flat=True)[: limit + 1])
+    page = list(queryset.order_by("number").values_list("pk", "number")[: limit + 1])
     more = len(page) > limit
     page = page[:limit]
-    found = records_by_pk(page, include)
-    next_cursor = str(page[-1]) if more else ""
-    return next_cursor, [found[pk] for pk in page if pk in found]
+    found = records_by_pk((pk for pk, _ in page), include)
+    next_cursor = str(page[-1][1]) if more else ""
+    return next_cursor, [found[pk] for pk, _ in page if pk in found]
 
 
 @transaction.atomic

@@ -149,24 +149,27 @@ def test_it_keeps_the_resumable_contract(live_index, kind):
 
 
 def test_it_fuses_resumable_hybrid_batches_as_the_service_does(live_index):
-    """The hosted service's rule (docs/api.md#resumable-queries): dense A, B, C and sparse only C; k=2 gives A (0.617851) and C (0.5), then B."""
+    """The JS SDK's own hybrid resumable test, run against the hosted service
+    (docs/api.md#resumable-queries): dense id2, id1, id0 and sparse only id0; k=2 gives id2
+    (0.617851, float32 DBSF over two candidates) and id0 (0.5), then id1 alone (0.5)."""
     live = live_index(dimension=2, index_type="HYBRID")
     sdk = live.sdk()
     sdk.upsert(
         [
-            Vector(id="A", vector=[1.0, 0.0], sparse_vector=SparseVector([1], [1.0])),
-            Vector(id="B", vector=[0.9, 0.1], sparse_vector=SparseVector([2], [1.0])),
-            Vector(id="C", vector=[0.0, 1.0], sparse_vector=SparseVector([5], [1.0])),
+            Vector(id="id0", vector=[0.1, 0.2], sparse_vector=SparseVector([0, 1], [0.1, 0.2])),
+            Vector(id="id1", vector=[0.2, 0.3], sparse_vector=SparseVector([1, 2], [0.2, 0.3])),
+            Vector(id="id2", vector=[0.3, 0.4], sparse_vector=SparseVector([2, 3], [0.3, 0.4])),
         ]
     )
     first, handle = sdk.resumable_query(
-        vector=[1.0, 0.0], sparse_vector=SparseVector([5], [1.0]), top_k=2, fusion_algorithm=FusionAlgorithm.DBSF
+        vector=[0.1, 0.1],
+        sparse_vector=SparseVector([0], [0.1]),
+        top_k=2,
+        weighting_strategy=WeightingStrategy.IDF,
+        fusion_algorithm=FusionAlgorithm.DBSF,
     )
-    assert [r.id for r in first] == ["A", "C"]
-    assert first[0].score == pytest.approx(0.617851, abs=1e-6)
-    assert first[1].score == 0.5
-    second = handle.fetch_next(1)
-    assert [(r.id, r.score) for r in second] == [("B", 0.5)]
+    assert [(r.id, r.score) for r in first] == [("id2", 0.617851), ("id0", 0.5)]
+    assert [(r.id, r.score) for r in handle.fetch_next(1)] == [("id1", 0.5)]
     handle.stop()
 
 

@@ -170,10 +170,12 @@ def test_it_keeps_the_filter_and_include_flags_for_life(filled):
     assert handle.fetch_next(5) == []
 
 
-def test_it_answers_a_missing_namespace_with_no_handle(filled):
+def test_it_answers_a_missing_namespace_with_an_empty_handle(filled):
     _, sdk = filled
     first, handle = sdk.resumable_query(vector=QUERY, top_k=3, namespace="nowhere")
-    assert first == [] and handle._uid == ""
+    assert first == [] and handle._uid != ""  # a stateless handle (docs/api.md#resumable-query)
+    assert handle.fetch_next(3) == []
+    handle.stop()
     assert "nowhere" not in sdk.list_namespaces()
     assert ResumableQuery.objects.count() == 0
 
