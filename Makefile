@@ -72,7 +72,7 @@ format: install-dev
 
 bench: install-dev
 	$(PIP) install --quiet --require-hashes -r bench/requirements.txt
-	$(BIN)/python bench/resumable.py
+	$(BIN)/python -m bench.resumable
 
 migrations-check: install
 	$(BIN)/python manage.py makemigrations --check --dry-run
