@@ -19,7 +19,7 @@ JS_STAMP := tests/js/node_modules/.package-lock.json
 UV_COMPILE := $(abspath $(BIN))/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock"
 
-.PHONY: install install-dev install-js run test test-fast lint typecheck format bench migrations-check clean-db lock
+.PHONY: install install-dev install-js run test test-fast lint typecheck format bench bench-scale migrations-check clean-db lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,11 @@ format: install-dev
 bench: install-dev
 	$(PIP) install --quiet --require-hashes -r bench/requirements.txt
 	$(BIN)/python -m bench.resumable
+
+# N = 10,000, 100,000 and 1,000,000 (data cached under var/bench-scale); e.g. SCALE_ARGS="--sizes 10000,100000"
+bench-scale: install-dev
+	$(PIP) install --quiet --require-hashes -r bench/requirements.txt
+	$(BIN)/python -m bench.scale $(SCALE_ARGS)
 
 migrations-check: install
 	$(BIN)/python manage.py makemigrations --check --dry-run

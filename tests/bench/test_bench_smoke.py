@@ -1,4 +1,4 @@
-"""The benchmark, run in-process on pytest's database with tiny sizes, so they cannot rot:
+"""The benchmarks, run in-process on pytest's database with tiny sizes, so they cannot rot:
 every scenario runs, the report has its shape, and the exactness checks hold."""
 
 from __future__ import annotations
@@ -9,8 +9,12 @@ from importlib.util import find_spec
 
 import pytest
 
-from bench import resumable
+from bench import resumable, scale
+from bench.load import hnsw_index_exists
 from bench.run import run
+from bench.scale_data import prepare_size
+from bench.scale_run import run_sizes
+from search.models import Index, Namespace
 
 pytestmark = pytest.mark.django_db(transaction=True)
 HAS_MATPLOTLIB = find_spec("matplotlib") is not None
@@ -58,3 +62,38 @@ def test_the_resumable_bench_runs_and_its_checks_hold(tmp_path, capsys):
     ):
         assert targets[name]["met"], (name, targets[name])
     assert "target recall_small: MET" in capsys.readouterr().out
+
+
+def test_the_scale_bench_runs_and_its_checks_hold(tmp_path):
+    args = scale.parse_args(
+        "--sizes 2000 --dim 16 --clusters 10 --queries 3 --depths 0,200 --timed-calls 5 --advance 100 "
+        "--walk-depth 300 --recall-k 300 --drain-vectors 500 --plain-query-reps 1 --filtered-calls 2 "
+        f"--baseline-queries 2 --baseline-pages 2 --no-celery --no-progress --cache-dir {tmp_path / 'cache'} "
+        f"--output-dir {tmp_path}".split()
+    )
+    args.shared_database = False
+    report = {"parameters": scale.parameters(args), "sizes": {}, "notes": []}
+    assert run_sizes(args, report, time.time()) == 0
+
+    written = json.loads((tmp_path / "scale.json").read_text())
+    assert (tmp_path / "scale.png").exists() == HAS_MATPLOTLIB
+    size = written["sizes"]["2000"]
+    # Loaded with COPY, the namespace's vector count kept, the HNSW index built after.
+    main = size["data"]["main"]
+    assert main["cached"] is False and main["vectors"] == 2000 and main["index_build_seconds"] >= 0
+    index = Index.objects.get(name=main["index"])
+    assert Namespace.objects.get(index=index, name="").vector_count == 2000
+    assert hnsw_index_exists(index.pk)
+    assert [row["depth"] for row in size["by_depth"]["rows"]] == [0, 200]
+    assert size["walk"]["calls_timed"] == 30 and size["walk"]["max_ms"] >= size["walk"]["median_ms"]
+    assert size["recall"]["mean"] == 1.0 and size["recall"]["min"] == 1.0  # searched exactly at 2,000
+    assert size["drain"]["every_vector_exactly_once"] and size["drain"]["namespace_vectors"] == 500
+    assert size["filtered"]["matching"] == 20 and size["filtered"]["full_pages"]
+    assert size["baselines"]["offset"]["rows"] and size["baselines"]["keyset"]["rows"]
+    assert set(size["targets"]) >= {"start_vs_query", "depth_ratio", "walk_spike", "recall", "drain"}
+    assert size["targets"]["drain"]["met"] and size["targets"]["recall"]["met"]
+    assert written["targets"]["drain"]["met"]
+    # A second run finds the data where it left them: nothing is generated or loaded again.
+    again = prepare_size(args, 2000)
+    assert again.report["main"]["cached"] and again.report["main"]["vectors_file"] == "cached"
+    assert again.report["drain"]["cached"]
