@@ -4,6 +4,7 @@ with COPY into the cache's database, and found again by fingerprint on later run
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,8 +45,11 @@ def ensure_loaded(args: argparse.Namespace, label: str, fp: str, seed: int, n: i
     report["vectors_file"] = "cached" if from_cache else "generated"  # deterministic: --fresh keeps it
     report["generate_seconds"] = round(time.perf_counter() - t0, 2)
     index = None if args.fresh or args.shared_database else cached_index(name, {"": n})
+    record = args.cache_dir / "loads" / f"{name}.json"
     if index is not None:
         report["cached"] = True
+        # How long it took when it was loaded (a cached run measures no load of its own).
+        report["load"] = json.loads(record.read_text()) if record.exists() else None
         print(f"  {name}: cached ({n:,} vectors)")
     else:
         index, load = copy_load(
@@ -57,7 +61,9 @@ def ensure_loaded(args: argparse.Namespace, label: str, fp: str, seed: int, n: i
             maintenance_work_mem=args.maintenance_work_mem,
             workers=args.build_workers,
         )
-        report.update(cached=False, **load)
+        report.update(cached=False, load=load)
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps({**load, "loaded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=1) + "\n")
     return DataSet(name, "", vectors, labels, fp), index, report
 
 

@@ -132,12 +132,10 @@ def print_table(report: dict[str, Any]) -> None:
             f"{fmt(_get(size, 'filtered', 'start', 'median_ms')):>8}"
         )
     for n, size in sizes.items():
-        load = _get(size, "data", "main") or {}
-        how = (
-            "cached"
-            if load.get("cached")
-            else f"COPY {load.get('load_seconds')} s + HNSW build {load.get('index_build_seconds')} s"
-        )
+        main = _get(size, "data", "main") or {}
+        load = main.get("load") or {}
+        how = f"COPY {load.get('load_seconds')} s + HNSW build {load.get('index_build_seconds')} s"
+        how = f"cached (loaded earlier: {how})" if main.get("cached") else how
         base = size.get("baselines") or {}
         offset = {r["depth"]: r.get("median_ms") for r in _get(base, "offset", "rows") or []}
         keyset = {r["depth"]: r.get("median_ms") for r in _get(base, "keyset", "rows") or []}
