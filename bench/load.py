@@ -254,7 +254,7 @@ def copy_load(
         "vacuum_analyze_seconds": round(time.perf_counter() - t0, 2),
         "maintenance_work_mem": maintenance_work_mem,
         "parallel_maintenance_workers": max(0, (os.cpu_count() or 1) - 1) if workers is None else workers,
-        "table_size": db_scalar("SELECT pg_size_pretty(pg_total_relation_size('search_vector'))"),
+        "search_vector_total_size": db_scalar("SELECT pg_size_pretty(pg_total_relation_size('search_vector'))"),
         "hnsw_index_size": db_scalar("SELECT pg_size_pretty(pg_relation_size(%s::regclass))", [index.hnsw_index_name]),
     }
     report["total_seconds"] = round(time.perf_counter() - started, 2)
