@@ -1,6 +1,6 @@
 """One interface over the service layer and the HTTP API, and what a call can be seen to
 do from outside: its wall time, and the handle's public progress before and after it
-(a refill shows as more candidates buffered)."""
+(a refill shows as a merge: a side's horizon, scan size or phase moved on)."""
 
 from __future__ import annotations
 
@@ -125,13 +125,28 @@ class HttpClient(Client):
 
 
 @dataclass(frozen=True)
-class BufferState:
-    """A handle's public progress (ResumableQuery.progress), both sides summed: how many
-    candidates it has buffered over its life and how many of those were consumed."""
+class SideState:
+    """One side of a handle's public progress (search.progress.SideProgress), as read."""
 
+    phase: str
+    horizon: tuple[float, int] | None
+    scanned: int
     buffered: int
-    consumed: int
     exhausted: bool
+    refill_requested: bool
+
+    @property
+    def position(self) -> tuple[object, ...]:
+        """What a merge of fetched candidates moves on (the phase, the horizon, the scan size)."""
+        return (self.phase, self.horizon, self.scanned, self.exhausted)
+
+
+@dataclass(frozen=True)
+class BufferState:
+    """A handle's public progress (ResumableQuery.progress), read between calls."""
+
+    dense: SideState | None
+    sparse: SideState | None
 
     @classmethod
     def of(cls, handle: str) -> BufferState | None:
@@ -140,51 +155,105 @@ class BufferState:
         row = ResumableQuery.objects.filter(uuid=handle).only("progress").first()
         if row is None:
             return None
-        sides = (row.progress.dense, row.progress.sparse)
-        return cls(
-            buffered=sum(s.buffered for s in sides),
-            consumed=sum(s.consumed for s in sides),
-            exhausted=all(s.exhausted or s.buffered == 0 for s in sides),
-        )
+
+        def side(progress: Any) -> SideState:
+            horizon = progress.horizon
+            return SideState(
+                phase=str(progress.phase),
+                horizon=(horizon.distance, horizon.pk) if horizon is not None else None,
+                scanned=progress.scanned,
+                buffered=progress.buffered,
+                exhausted=progress.exhausted,
+                refill_requested=progress.refill_requested is not None,
+            )
+
+        return cls(dense=side(row.progress.dense), sparse=side(row.progress.sparse))
+
+    @property
+    def sides(self) -> list[SideState]:
+        return [s for s in (self.dense, self.sparse) if s is not None]
+
+    @property
+    def buffered(self) -> int:
+        return sum(s.buffered for s in self.sides)
+
+    @property
+    def scanned(self) -> int:
+        return sum(s.scanned for s in self.sides)
+
+    @property
+    def requested(self) -> bool:
+        return any(s.refill_requested for s in self.sides)
+
+    def merged_since(self, earlier: BufferState) -> bool:
+        """Whether candidates were merged into a buffer between `earlier` and this state."""
+        before = {i: s.position for i, s in enumerate(earlier.sides)}
+        return any(before.get(i) != s.position for i, s in enumerate(self.sides))
+
+    def phases(self) -> str:
+        return "+".join(s.phase for s in self.sides if s.scanned or s.horizon is not None) or "-"
 
 
-NO_BUFFER = BufferState(buffered=0, consumed=0, exhausted=False)
+NO_BUFFER = BufferState(dense=None, sparse=None)
 
 
 @dataclass(frozen=True)
 class Call:
-    """One timed call: its wall time, its results, and the buffer before and after it.
-    A refill is a call after which more candidates are buffered than before."""
+    """One timed call: its wall time, its results, the buffer read just before and just
+    after it, and whether a background refill merged between the previous call and this
+    one. A refill *during* the call is a merge seen between `before` and `after`: the call
+    either did it (and waited for it) or one landed from the background meanwhile."""
 
     ms: float
     ids: list[str]
     before: BufferState
     after: BufferState
+    merged_before: bool = False  # a merge (from the background) since the previous call
     statements: list[dict[str, Any]] | None = None  # with trace=True: the call's SQL
 
     @property
-    def added(self) -> int:
-        return self.after.buffered - self.before.buffered
+    def refilled(self) -> bool:
+        return self.after.merged_since(self.before)
 
     @property
-    def refilled(self) -> bool:
-        return self.added > 0
+    def added(self) -> int:
+        """Candidates merged during the call, net: the buffer's growth plus what it handed
+        out (less any it dropped as stale, which the public progress does not count apart;
+        negative when a switch from the ANN phase to the exact phase emptied the buffer)."""
+        return self.after.buffered - self.before.buffered + len(self.ids)
+
+    @property
+    def queued(self) -> bool:
+        """Whether the call asked for a background refill."""
+        return self.after.requested and not self.before.requested
 
     def refill(self) -> dict[str, Any]:
-        """The refill this call did, as the report logs it (`ms` is the whole call's)."""
-        kind = "first" if self.before.buffered == 0 else "continue"
-        return {"ms": round(self.ms, 2), "added": self.added, "kind": kind, "buffered_after": self.after.buffered}
+        """The refill that landed during this call, as the report logs it (`ms` is the whole call's)."""
+        before, after = self.before.phases(), self.after.phases()
+        kind = "first" if not self.before.sides else after if before in (after, "-") else f"{before}->{after}"
+        return {
+            "ms": round(self.ms, 2),
+            "added": self.added,
+            "kind": kind,
+            "scanned": self.after.scanned,
+            "buffered_after": self.after.buffered,
+        }
 
 
-def timed_next(client: Client, handle: str, k: int, before: BufferState | None = None, *, trace: bool = False) -> Call:
-    """client.next(handle, k), timed; the buffer is read (untimed) around it. Pass the
-    previous call's `after` as `before` to save a read; `trace` logs the call's SQL."""
-    before = before if before is not None else BufferState.of(handle) or NO_BUFFER
+def timed_next(
+    client: Client, handle: str, k: int, previous: BufferState | None = None, *, trace: bool = False
+) -> Call:
+    """client.next(handle, k), timed; the buffer is read (untimed) just before and after
+    it. `previous` (the last call's `after`) tells whether a merge landed in between;
+    `trace` logs the call's SQL."""
+    before = BufferState.of(handle) or NO_BUFFER
     with sql_trace() if trace else contextlib.nullcontext() as statements:
         t0 = time.perf_counter()
         ids = client.next(handle, k)
         ms = (time.perf_counter() - t0) * 1000
-    return Call(ms=ms, ids=ids, before=before, after=BufferState.of(handle) or before, statements=statements)
+    after = BufferState.of(handle) or before
+    merged_before = previous is not None and before.merged_since(previous)
+    return Call(ms=ms, ids=ids, before=before, after=after, merged_before=merged_before, statements=statements)
 
 
 def timed_start(client: Client, query: Any, top_k: int, filter_text: str = "") -> tuple[str, Call]:
@@ -199,11 +268,11 @@ def advance(client: Client, handle: str, got: int, depth: int, step: int) -> tup
     have been returned; returns (results returned, their ids, the calls)."""
     ids: list[str] = []
     calls: list[Call] = []
-    before: BufferState | None = None
+    previous: BufferState | None = None
     while got < depth:
-        call = timed_next(client, handle, min(step, depth - got), before)
+        call = timed_next(client, handle, min(step, depth - got), previous)
         calls.append(call)
-        before = call.after
+        previous = call.after
         if not call.ids:
             break
         got += len(call.ids)

@@ -15,9 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from vecsite.paths import var_dir  # the environment only: usable before Django starts
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
-VAR_DIR = ROOT / "var"
+VAR_DIR = var_dir()  # $VECSITE_VAR_DIR, else the checkout's var/
 
 
 def setup_django(pgdata: Path, *, force_pgdata: bool = False) -> dict[str, Any]:
@@ -25,8 +27,6 @@ def setup_django(pgdata: Path, *, force_pgdata: bool = False) -> dict[str, Any]:
 
     Unless DATABASE_URL is set, the embedded PostgreSQL runs on `pgdata` (never the
     user's var/pgdata). `force_pgdata` overrides a VECSITE_PGDATA already set."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
     info: dict[str, Any] = {}
     if os.environ.get("DATABASE_URL"):
         info["database"] = "DATABASE_URL"

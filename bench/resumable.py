@@ -180,6 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.shared_database = bool(os.environ.get("DATABASE_URL"))
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     started = time.time()
+    # No Celery worker runs beside this bench: `next` refills buffers by itself.
+    os.environ.setdefault("VECSITE_RESUMABLE_BACKGROUND_REFILL", "0")
     db_info = setup_django(BENCH_PGDATA)
     from bench.run import run
 

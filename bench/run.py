@@ -93,6 +93,7 @@ def parameters(args: argparse.Namespace) -> dict[str, Any]:
         "similarity": "COSINE",
         "hnsw": {"m": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION, "ef_search": settings.VECSITE_HNSW_EF_SEARCH},
         "exact_search_max_vectors": settings.VECSITE_EXACT_SEARCH_MAX_VECTORS,
+        "background_refill": getattr(settings, "VECSITE_RESUMABLE_BACKGROUND_REFILL", None),
         "quick": args.quick,
         "load_mode": args.load_mode,
         "filtered": args.filtered,

@@ -131,14 +131,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.replot:
         from bench.scale_report import plot
 
-        report = json.loads(args.replot.read_text())
-        error = plot(report, args.replot.with_suffix(".png"))
+        error = plot(json.loads(args.replot.read_text()), args.replot.with_suffix(".png"))
         print(error or f"wrote {args.replot.with_suffix('.png')}")
         return 1 if error else 0
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.celery:
         # Before Django starts: tasks the service enqueues must reach the bench's worker.
         os.environ["CELERY_BROKER_URL"] = args.celery_broker
+    else:
+        # No worker would run the refills the service queues: `next` refills by itself.
+        os.environ.setdefault("VECSITE_RESUMABLE_BACKGROUND_REFILL", "0")
     started = time.time()
     args.cache_dir.mkdir(parents=True, exist_ok=True)
     db_info = setup_django(args.cache_dir / "pgdata", force_pgdata=True)
@@ -185,6 +187,8 @@ def parameters(args: argparse.Namespace) -> dict[str, Any]:
         similarity="COSINE",
         hnsw={"m": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION, "ef_search": settings.VECSITE_HNSW_EF_SEARCH},
         exact_search_max_vectors=settings.VECSITE_EXACT_SEARCH_MAX_VECTORS,
+        background_refill=getattr(settings, "VECSITE_RESUMABLE_BACKGROUND_REFILL", None),
+        ann_max_fraction=getattr(settings, "VECSITE_RESUMABLE_ANN_MAX_FRACTION", None),
         filtered=not args.no_filtered,
         baselines=not args.no_baselines,
         milvus=args.milvus,

@@ -5,6 +5,7 @@ candidates buffered did one, and its wall time is what the caller paid for it.""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +14,9 @@ import numpy as np
 from bench.clients import Call, Client, ServiceClient, advance, timed_next, timed_start
 from bench.data import FILTER_BUCKET, FILTER_BUCKETS, exact_top_k
 from bench.stats import NO_DEADLINE, Deadline, add_ratios, summary
+
+# Query vectors (an array of them) or sparse/hybrid queries (a list).
+Queries = Sequence[Any] | np.ndarray
 
 
 def _bar(total: int, desc: str, progress: bool) -> Any:
@@ -23,7 +27,7 @@ def _bar(total: int, desc: str, progress: bool) -> Any:
 
 def measure_ours(
     client: Client,
-    queries: Sequence[Any],
+    queries: Queries,
     depths: list[int],
     *,
     timed_calls: int,
@@ -53,10 +57,10 @@ def measure_ours(
                 slot = slots[depth]
                 slot["effective"].add(got)
                 trace = isinstance(client, ServiceClient) and qi == 0
-                before = None
+                previous = None
                 for call_no in range(timed_calls):
-                    call = timed_next(client, handle, 10, before, trace=trace)
-                    before = call.after
+                    call = timed_next(client, handle, 10, previous, trace=trace)
+                    previous = call.after
                     slot["calls"].append(call)
                     seen.extend(call.ids)
                     if call.statements is not None:
@@ -90,6 +94,7 @@ def _depth_row(depth: int, slot: dict[str, Any], timed_calls: int) -> dict[str, 
     if refills:
         row["refill_call_ms"] = [round(c.ms, 2) for _, c in refills]
         row["refill_sizes"] = [c.added for _, c in refills]
+    row["background_merges_between_timed_calls"] = sum(c.merged_before for c in calls)
     row["short_pages"] = sum(len(c.ids) < 10 for c in calls)
     row["duplicates_within_handles"] = slot["duplicates"]
     if slot["traces"]:
@@ -109,7 +114,7 @@ def refill_schedule(client: Client, query: Any, depth: int, step: int) -> list[d
 
 def measure_walk(
     client: Client,
-    queries: Sequence[Any],
+    queries: Queries,
     depth: int,
     *,
     extra_calls: int,
@@ -122,22 +127,26 @@ def measure_walk(
     calls_per_query = depth // 10 + extra_calls
     per_call = np.full((len(queries), calls_per_query), np.nan)
     refills: list[list[dict[str, Any]]] = []
+    background: list[dict[str, int]] = []
     with _bar(len(queries) * calls_per_query, "walk next(10)", progress) as bar:
         for qi, q in enumerate(queries):
             handle, start = timed_start(client, q, 10)
-            before = start.after
-            log = []
+            previous = start.after
+            log, between, queued = [], 0, 0
             for i in range(calls_per_query):
                 if deadline.passed:
                     break
-                call = timed_next(client, handle, 10, before)
-                before = call.after
+                call = timed_next(client, handle, 10, previous)
+                previous = call.after
                 per_call[qi, i] = call.ms
+                between += call.merged_before
+                queued += call.queued
                 if call.refilled:
                     log.append({"at_call": i, "depth": 10 + 10 * i, **call.refill()})
                 bar.update(1)
             client.end(handle)
             refills.append(log)
+            background.append({"merged_between_calls": between, "queued": queued})
     done = per_call[~np.isnan(per_call)]
     buckets = []
     bounds = sorted({0, *[e for e in edges if 0 < e < depth]})
@@ -161,7 +170,8 @@ def measure_walk(
         if slowest is None
         else {"query": slowest // calls_per_query, "call": slowest % calls_per_query},
         "buckets": buckets,
-        "refills": refills,
+        "refills": refills,  # merges seen during a call, per query
+        "background": background,  # refills queued by the calls, and merges that landed between calls
         "samples_ms": [[round(float(x), 3) for x in row if not np.isnan(x)] for row in per_call],
     }
 
@@ -187,7 +197,7 @@ def measure_recall(
         for q, truth_local in zip(queries, truths, strict=True):
             truth = subset[truth_local]
             handle, ids = client.start(q, min(page, k), filter_text)
-            got_n, more, _ = advance(client, handle, len(ids), k, page)
+            _, more, _ = advance(client, handle, len(ids), k, page)
             client.end(handle)
             got = [int(key[1:]) for key in [*ids, *more][:k]]
             duplicates += len(got) - len(set(got))
@@ -216,10 +226,10 @@ def drain_handle(client: Client, query: Any, page: int, limit: int) -> tuple[lis
     returns (every id returned, each next call's ms, total seconds)."""
     handle, start = timed_start(client, query, page)
     ids, call_ms, total_ms = list(start.ids), [], start.ms
-    before = start.after
+    previous = start.after
     while True:
-        call = timed_next(client, handle, page, before)
-        before = call.after
+        call = timed_next(client, handle, page, previous)
+        previous = call.after
         call_ms.append(call.ms)
         total_ms += call.ms
         if not call.ids:
@@ -227,10 +237,8 @@ def drain_handle(client: Client, query: Any, page: int, limit: int) -> tuple[lis
         ids.extend(call.ids)
         if len(ids) > limit:
             break
-    try:
+    with contextlib.suppress(Exception):  # a drained handle may already be gone; that is fine
         client.end(handle)
-    except Exception:  # noqa: S110 - a drained handle may already be gone; that is fine
-        pass
     return ids, call_ms, total_ms / 1000
 
 
@@ -260,7 +268,7 @@ def measure_drain(client: Client, n: int, query: Any, page: int, desc: str) -> d
 
 
 def measure_plain_query(
-    client: ServiceClient, queries: Sequence[Any], reps: int, *, filter_text: str = "", top_k: int = 10
+    client: ServiceClient, queries: Queries, reps: int, *, filter_text: str = "", top_k: int = 10
 ) -> dict[str, Any]:
     """An ordinary query(topK) per query vector, `reps` times each (timed), and how many
     results each returned (a full page is top_k while enough records match)."""
