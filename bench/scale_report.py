@@ -14,11 +14,12 @@ TARGET_WALK_SPIKE = 10.0  # slowest next(10) of the walk <= 10x the walk's p50
 TARGET_RECALL_MEAN, TARGET_RECALL_MIN, RECALL_AT = 0.98, 0.95, 1_000_000
 
 
-def _get(data: dict[str, Any], *path: str) -> Any:
+def _get(data: Any, *path: Any) -> Any:
+    """data[path[0]][path[1]]..., or None where a level is missing (a phase skipped or failed)."""
     for key in path:
         if not isinstance(data, dict):
             return None
-        data = data.get(key)  # type: ignore[assignment]
+        data = data.get(key)
     return data
 
 
