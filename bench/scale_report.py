@@ -144,6 +144,9 @@ def print_table(report: dict[str, Any]) -> None:
         if offset:
             deepest = max(offset)
             extra = f"; OFFSET d0/d{deepest} {fmt(offset.get(0))}/{fmt(offset.get(deepest))} ms, keyset {fmt(keyset.get(0))}/{fmt(keyset.get(deepest))} ms"
+        plain = _get(size, "plain_query", "recall") or {}
+        if plain:
+            extra += f"; ordinary query recall@{plain['k']} {fmt(plain['mean'], 3)}/{fmt(plain['min'], 3)} (mean/min)"
         print(f"  N = {int(n):,}: data {how}{extra}")
     print()
     for name, target in report.get("targets", {}).items():

@@ -17,7 +17,14 @@ from bench.load import vacuum
 from bench.peers import SqlBaseline, measure_baselines, measure_milvus
 from bench.scale_data import SizeData, prepare_size
 from bench.scale_report import evaluate_size, overall_targets, print_table
-from bench.scenarios import measure_drain, measure_ours, measure_plain_query, measure_recall, measure_walk
+from bench.scenarios import (
+    measure_drain,
+    measure_ours,
+    measure_plain_query,
+    measure_plain_recall,
+    measure_recall,
+    measure_walk,
+)
 from bench.stats import Deadline
 
 
@@ -68,6 +75,7 @@ def measure_size(args: argparse.Namespace, data: SizeData, out: dict[str, Any]) 
     with phase(out, "plain_query", deadline) as skipped:
         if not skipped:
             out["plain_query"] = measure_plain_query(service, queries, args.plain_query_reps)
+            out["plain_query"]["recall"] = measure_plain_recall(service, data.main.vectors, queries)
     depths = reachable_depths(args.depths, n, args.timed_calls)
     out["depths"] = {"measured": depths, "beyond_n": [d for d in args.depths if d not in depths]}
     with phase(out, "by_depth", deadline) as skipped:

@@ -292,6 +292,24 @@ def measure_plain_query(
     }
 
 
+def measure_plain_recall(
+    client: ServiceClient, vectors: np.ndarray, queries: np.ndarray, k: int = 10
+) -> dict[str, Any]:
+    """Recall of an ordinary query(topK=k) against brute force: the HNSW index's own
+    quality on this data, the reference for a resumable query's first pages."""
+    truths = exact_top_k(vectors, queries, k)
+    recalls = [
+        len(set(truth.tolist()).intersection(int(key[1:]) for key in client.query(q, k))) / k
+        for q, truth in zip(queries, truths, strict=True)
+    ]
+    return {
+        "k": k,
+        "mean": round(float(np.mean(recalls)), 5),
+        "min": round(float(np.min(recalls)), 5),
+        "per_query": [round(r, 5) for r in recalls],
+    }
+
+
 def measure_filtered(
     service: ServiceClient,
     vectors: np.ndarray,

@@ -87,6 +87,7 @@ def test_the_scale_bench_runs_and_its_checks_hold(tmp_path):
     assert [row["depth"] for row in size["by_depth"]["rows"]] == [0, 200]
     assert size["walk"]["calls_timed"] == 30 and size["walk"]["max_ms"] >= size["walk"]["median_ms"]
     assert size["recall"]["mean"] == 1.0 and size["recall"]["min"] == 1.0  # searched exactly at 2,000
+    assert size["plain_query"]["recall"]["min"] == 1.0
     assert size["drain"]["every_vector_exactly_once"] and size["drain"]["namespace_vectors"] == 500
     assert size["filtered"]["matching"] == 20 and size["filtered"]["full_pages"]
     assert size["baselines"]["offset"]["rows"] and size["baselines"]["keyset"]["rows"]
