@@ -3,10 +3,11 @@
 Two loaders: `load_index` goes through the service (`vectors_upsert`, batches of 1,000),
 which is fine up to about 100,000 vectors; `copy_load` writes `search_vector` rows with a
 binary COPY (a million vectors in minutes instead of an hour) while keeping what the
-service relies on: index and namespace, keys `v<i>` in insertion order, the metadata, and
-the namespace's `vector_count`. Both drop the index's partial HNSW index before loading
-and build it once afterwards, from the definition read back from `pg_indexes`, so the
-index is exactly the one the service made.
+service relies on: index and namespace, keys `v<i>` in insertion order, each row's number
+in its namespace, the metadata, and the namespace's `vector_count` and `last_number`.
+Both drop the index's partial HNSW index before loading and build it once afterwards,
+from the definition read back from `pg_indexes`, so the index is exactly the one the
+service made.
 """
 
 from __future__ import annotations
@@ -191,7 +192,9 @@ def ensure_index(
 
 
 def copy_rows(index: Any, namespace: str, vectors: np.ndarray, labels: np.ndarray, start: int, stop: int) -> int:
-    """COPY rows start..stop of one namespace in one transaction, with its vector_count."""
+    """COPY rows start..stop of one namespace (all new keys) in one transaction, under the
+    namespace's row lock as vectors_upsert takes it: each row gets the namespace's next
+    number, and its vector_count and last_number move on with the rows."""
     from django.db import connection, transaction
     from django.db.models import F
     from pgvector.psycopg.vector import register_vector_info
@@ -201,20 +204,28 @@ def copy_rows(index: Any, namespace: str, vectors: np.ndarray, labels: np.ndarra
     from search.models import Namespace
     from search.services.namespaces import namespace_lock
 
+    count = stop - start
     with transaction.atomic():
         ns = namespace_lock(index=index, name=namespace, create=True)
         assert ns is not None
+        first = ns.last_number + 1
         with connection.cursor() as wrapper:
             cursor = wrapper.cursor  # the psycopg cursor under Django's wrapper
             # pgvector's binary dumper, registered on this cursor only (not Django's connection).
             register_vector_info(cursor, TypeInfo.fetch(cursor.connection, "vector"))
-            sql = "COPY search_vector (index_id, namespace_id, key, embedding, metadata) FROM STDIN (FORMAT BINARY)"
+            sql = (
+                "COPY search_vector (index_id, namespace_id, key, number, embedding, metadata) "
+                "FROM STDIN (FORMAT BINARY)"
+            )
             with cursor.copy(sql) as copy:
-                copy.set_types(["int8", "int8", "text", "vector", "jsonb"])
-                for i in range(start, stop):
-                    copy.write_row((index.pk, ns.pk, f"v{i}", vectors[i], Jsonb(metadata(i, labels[i]))))
-        Namespace.objects.filter(pk=ns.pk).update(vector_count=F("vector_count") + (stop - start))
-    return stop - start
+                copy.set_types(["int8", "int8", "text", "int8", "vector", "jsonb"])
+                for offset, i in enumerate(range(start, stop)):
+                    row = (index.pk, ns.pk, f"v{i}", first + offset, vectors[i], Jsonb(metadata(i, labels[i])))
+                    copy.write_row(row)
+        Namespace.objects.filter(pk=ns.pk).update(
+            vector_count=F("vector_count") + count, last_number=F("last_number") + count
+        )
+    return count
 
 
 def copy_load(
