@@ -15,7 +15,8 @@ import numpy as np
 # Bump when the data generator changes, so cached data sets are not reused by mistake.
 GENERATOR_VERSION = 1
 NOISE = 0.05  # per-dimension gaussian noise around unit-length cluster centres
-HNSW_M, HNSW_EF_CONSTRUCTION = 16, 64  # pgvector's defaults; Milvus gets the same
+# The product's defaults (VECSITE_HNSW_M, VECSITE_HNSW_EF_CONSTRUCTION); Milvus gets the same.
+HNSW_M, HNSW_EF_CONSTRUCTION = 24, 128
 FILTER_BUCKETS = 100  # metadata "bucket" = i % 100, so `bucket = 7` matches 1% (the filter hook)
 FILTER_BUCKET = 7
 # Sparse vectors: each record's non-zeros drawn (without replacement) from a Zipf-like

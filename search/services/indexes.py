@@ -137,6 +137,7 @@ def _create_hnsw_index(index: Index) -> None:
         cursor.execute(
             f"CREATE INDEX {index.hnsw_index_name} ON search_vector USING hnsw "
             f"((embedding::{vector_type}({int(index.dimension)})) {opclass}) "
+            f"WITH (m = {int(settings.VECSITE_HNSW_M)}, ef_construction = {int(settings.VECSITE_HNSW_EF_CONSTRUCTION)}) "
             f"WHERE index_id = {int(index.pk)}"
         )
 
