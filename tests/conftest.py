@@ -76,7 +76,7 @@ def make_index(db: None) -> Iterator[Callable[..., IndexCredentials]]:
     def make(
         name: str = "test-index", dimension: int | None = 2, similarity: str = "COSINE", **kwargs: object
     ) -> IndexCredentials:
-        credentials = index_create(IndexSpec(name=name, dimension=dimension, similarity=similarity, **kwargs))  # type: ignore[arg-type]
+        credentials = index_create(IndexSpec(name=name, dimension=dimension, similarity=similarity, **kwargs))  # type: ignore[arg-type]  # IndexSpec fields, as keywords
         made.append(credentials.index)
         return credentials
 

@@ -62,7 +62,7 @@ def start_query(
 @pytest.fixture
 def books(make_index: Callable[..., object]) -> Index:
     """An index with 12 vectors in the default namespace and 5 in "fr"."""
-    index = make_index("books", dimension=2).index  # type: ignore[attr-defined]
+    index = make_index("books", dimension=2).index  # type: ignore[attr-defined]  # make_index returns IndexCredentials
     upsert(index, "", 12)
     upsert(index, "fr", 5, prefix="livre-")
     return index

@@ -175,7 +175,7 @@ class _Pools:
             suited = self.suited.get(predicate, self.suited["cmp"])
             paths = suited if kind == "scalar" and suited else self.paths
             return paths[n % len(paths)] if paths else ("a",)
-        return spec  # type: ignore[return-value]
+        return spec  # type: ignore[return-value]  # hypothesis templates are untyped tuples
 
     def value(self, spec: object, path: Path, element: bool = False) -> Value:
         if isinstance(spec, tuple):
@@ -188,11 +188,11 @@ class _Pools:
                 if candidates:
                     return candidates[n % len(candidates)]
             return self.literals[n % len(self.literals)] if self.literals else 1
-        return spec  # type: ignore[return-value]
+        return spec  # type: ignore[return-value]  # hypothesis templates are untyped tuples
 
     def pattern(self, spec: object, path: Path) -> str:
         if not isinstance(spec, tuple):
-            return spec  # type: ignore[return-value]
+            return spec  # type: ignore[return-value]  # hypothesis templates are untyped tuples
         kind, n = spec
         strings = [value for at, value in self.found if at == path and isinstance(value, str)] or self.strings
         if not strings:
@@ -210,19 +210,19 @@ def realize(template: tuple[object, ...], docs: list[dict[str, object] | None]) 
 def _realize(template: tuple[object, ...], pools: _Pools) -> Node:
     kind = template[0]
     if kind in ("and", "or"):
-        children = tuple(_realize(child, pools) for child in template[1])  # type: ignore[attr-defined]
+        children = tuple(_realize(child, pools) for child in template[1])  # type: ignore[attr-defined]  # hypothesis templates are untyped tuples
         return And(children) if kind == "and" else Or(children)
-    path = pools.path(template[1], kind)  # type: ignore[arg-type]
+    path = pools.path(template[1], kind)  # type: ignore[arg-type]  # hypothesis templates are untyped tuples
     if kind == "cmp":
-        return Comparison(path, template[2], pools.value(template[3], path))  # type: ignore[arg-type]
+        return Comparison(path, template[2], pools.value(template[3], path))  # type: ignore[arg-type]  # hypothesis templates are untyped tuples
     if kind == "glob":
-        return Glob(path, pools.pattern(template[2], path), template[3])  # type: ignore[arg-type]
+        return Glob(path, pools.pattern(template[2], path), template[3])  # type: ignore[arg-type]  # hypothesis templates are untyped tuples
     if kind == "in":
-        values = tuple(pools.value(spec, path) for spec in template[2])  # type: ignore[attr-defined]
-        return In(path, values, template[3])  # type: ignore[arg-type]
+        values = tuple(pools.value(spec, path) for spec in template[2])  # type: ignore[attr-defined]  # hypothesis templates are untyped tuples
+        return In(path, values, template[3])  # type: ignore[arg-type]  # hypothesis templates are untyped tuples
     if kind == "contains":
-        return Contains(path, pools.value(template[2], path, element=True), template[3])  # type: ignore[arg-type]
-    return HasField(path, template[2])  # type: ignore[arg-type]
+        return Contains(path, pools.value(template[2], path, element=True), template[3])  # type: ignore[arg-type]  # hypothesis templates are untyped tuples
+    return HasField(path, template[2])  # type: ignore[arg-type]  # hypothesis templates are untyped tuples
 
 
 any_filters: st.SearchStrategy[Node] = filter_templates.map(lambda template: realize(template, []))

@@ -27,7 +27,7 @@ from .strategies import any_filters
 
 
 def eq(path: str, value: object) -> Comparison:
-    return Comparison((path,), "=", value)  # type: ignore[arg-type]
+    return Comparison((path,), "=", value)  # type: ignore[arg-type]  # a client value, of any JSON type
 
 
 PARSE_CASES: list[tuple[str, Node]] = [
@@ -224,7 +224,7 @@ def test_it_limits_the_path_depth() -> None:
 
 def test_it_refuses_what_is_not_a_string() -> None:
     with pytest.raises(TypeError):
-        parse_filter(None)  # type: ignore[arg-type]
+        parse_filter(None)  # type: ignore[arg-type]  # deliberately not a string
 
 
 def test_it_formats_a_canonical_text() -> None:

@@ -151,8 +151,8 @@ def cursor(request: pytest.FixtureRequest, pg_conn: BaseDatabaseWrapper, docs_ta
 
 def matching(cursor: object, node: Node | None) -> set[int]:
     where, params = filter_to_sql(node, "d.metadata")
-    cursor.execute(f"SELECT d.id, {where} FROM filter_docs AS d", params)  # type: ignore[attr-defined]
-    rows = cursor.fetchall()  # type: ignore[attr-defined]
+    cursor.execute(f"SELECT d.id, {where} FROM filter_docs AS d", params)  # type: ignore[attr-defined]  # a Django or a psycopg cursor
+    rows = cursor.fetchall()  # type: ignore[attr-defined]  # a Django or a psycopg cursor
     assert all(isinstance(matched, bool) for _, matched in rows), "a predicate yielded NULL"
     return {id_ for id_, matched in rows if matched}
 
@@ -220,10 +220,10 @@ def sql_matches(cursor: object, nodes: list[Node], docs: list[dict[str, object] 
         where, where_params = filter_to_sql(node, "t.metadata")
         columns.append(where)
         params.extend(where_params)
-    cursor.execute(  # type: ignore[attr-defined]
+    cursor.execute(  # type: ignore[attr-defined]  # a Django or a psycopg cursor
         f"SELECT t.id, {', '.join(columns)} {_ROWS} ORDER BY t.id", [*params, json.dumps(docs, ensure_ascii=False)]
     )
-    rows = cursor.fetchall()  # type: ignore[attr-defined]
+    rows = cursor.fetchall()  # type: ignore[attr-defined]  # a Django or a psycopg cursor
     assert all(isinstance(matched, bool) for row in rows for matched in row[1:]), "a predicate yielded NULL"
     return [[row[0] for row in rows if row[1 + i]] for i in range(len(nodes))]
 

@@ -140,7 +140,7 @@ def test_it_never_rises_on_a_small_namespace(index: Index, vectors: np.ndarray) 
 
 
 def phase_of_last_handle() -> Phase:
-    return ResumableQuery.objects.order_by("-created_at").first().progress.dense.phase  # type: ignore[union-attr]
+    return ResumableQuery.objects.order_by("-created_at").first().progress.dense.phase  # type: ignore[union-attr]  # a handle was just started
 
 
 def test_it_ranks_batches_exactly_like_brute_force_on_a_small_namespace(index: Index, vectors: np.ndarray) -> None:
