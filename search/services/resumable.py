@@ -90,7 +90,8 @@ def resumable_query_start(*, index: Index, spec: QuerySpec, max_idle: int | None
         query.save(force_insert=True)
         for result in fetched:
             refills.merge(query, result)
-        batch = _take(query, plan, spec.top_k)
+        # The buffer holds exactly what was just fetched: its first page is read from memory.
+        batch = _take(query, plan, spec.top_k, buffered=fetched[0].candidates if not plan.fused else None)
         query.save(update_fields=PROGRESS_FIELDS)
     return batch
 
@@ -131,16 +132,17 @@ def resumable_queries_stop(*, queries: QuerySet[ResumableQuery]) -> int:
     return by_model.get(ResumableQuery._meta.label, 0)
 
 
-def _take(query: ResumableQuery, plan: SearchPlan, k: int) -> ResumableBatch:
+def _take(query: ResumableQuery, plan: SearchPlan, k: int, buffered: list[Candidate] | None = None) -> ResumableBatch:
     """The next k results (fewer at the end), with the handle's progress moved on and a
-    background refill queued when the buffer runs low."""
+    background refill queued when the buffer runs low. `buffered`: the buffer's rows in
+    order, when the caller knows them (the start)."""
     progress = query.progress
     if plan.fused:
         records = _take_fused(query, plan, k)
         query.returned_count += len(records)
         finished = progress.dense.finished and progress.sparse.finished
     else:
-        records = _take_single(query, plan, k)
+        records = _take_single(query, plan, k, buffered)
         query.returned_count += len(records)
         side = progress.side(plan.single_component)
         if refills.wants_background_refill(side):
@@ -155,7 +157,9 @@ def _take(query: ResumableQuery, plan: SearchPlan, k: int) -> ResumableBatch:
     )
 
 
-def _take_single(query: ResumableQuery, plan: SearchPlan, k: int) -> list[StoredRecord]:
+def _take_single(
+    query: ResumableQuery, plan: SearchPlan, k: int, buffered: list[Candidate] | None = None
+) -> list[StoredRecord]:
     """Hand out the next k results of a one-sided query, best first.
 
     Reads the buffer nearest first, a few candidates more than needed, scores them, and
@@ -170,8 +174,10 @@ def _take_single(query: ResumableQuery, plan: SearchPlan, k: int) -> list[Stored
     window = k + RANK_PAD
     while len(results) < k:
         need = k - len(results)
-        rows = _buffered(query, component, max(window, need + RANK_PAD))
-        full_window = len(rows) == max(window, need + RANK_PAD)
+        limit = max(window, need + RANK_PAD)
+        rows = buffered[:limit] if buffered is not None else _buffered(query, component, limit)
+        buffered = None  # known only until the first hand-out changes the buffer
+        full_window = len(rows) == limit
         hits = plan.hits(component, rows, recheck_filter=True)
         live = {hit.pk for hit in hits}
         dropped = [c.pk for c in rows if c.pk not in live]
