@@ -70,7 +70,8 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 PRODUCTION = env_bool("VECSITE_PRODUCTION", False)
-DEBUG = env_bool("DEBUG", not PRODUCTION)
+# Off unless asked for (DEBUG=1), also in development: `make run` serves as users see it.
+DEBUG = env_bool("DEBUG", False)
 
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
@@ -95,6 +96,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: it sees every answer, also those other middleware made (docs/api.md#error-envelope).
+    "search.middleware.ApiErrorEnvelopeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "search.middleware.ApiCorsMiddleware",
@@ -166,7 +169,9 @@ STORAGES = {
     },
 }
 
-WHITENOISE_USE_FINDERS = DEBUG
+# Outside production the static files are served from the apps (no collectstatic needed),
+# whatever DEBUG says.
+WHITENOISE_USE_FINDERS = not PRODUCTION
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", PRODUCTION)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", PRODUCTION)
 
@@ -245,6 +250,10 @@ VECSITE_RESUMABLE_BACKGROUND_REFILL = env_bool("VECSITE_RESUMABLE_BACKGROUND_REF
 # fraction of the namespace: beyond it an exact scan of the whole namespace costs less
 # (measured: an iterative HNSW scan costs ~40 us a row, an exact scan ~1.3 us a row).
 VECSITE_RESUMABLE_ANN_MAX_FRACTION = env_float("VECSITE_RESUMABLE_ANN_MAX_FRACTION", 1 / 32, minimum=0.0)
+
+# Hardening (docs/api.md#limits): how deep metadata may nest; deeper is a 400 before
+# anything recursive (JSON encoding, the database driver) sees it.
+VECSITE_MAX_METADATA_DEPTH = env_int("VECSITE_MAX_METADATA_DEPTH", 64, minimum=1)
 
 # Celery: an embedded filesystem broker by default, so `make run` needs no broker server.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://localhost/")

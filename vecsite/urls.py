@@ -3,10 +3,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from search.api.errors import json_or_default
 from search.views import healthz
 
 urlpatterns = [
@@ -18,8 +16,5 @@ urlpatterns = [
     path(f"{settings.VECSITE_API_PREFIX}/", include("search.api.urls")),
     path("", include("search.urls")),
 ]
-
-handler400 = json_or_default(400, "bad request", defaults.bad_request)
-handler403 = json_or_default(403, "forbidden", defaults.permission_denied)
-handler404 = json_or_default(404, "no such command or route", defaults.page_not_found)
-handler500 = json_or_default(500, "internal server error", defaults.server_error)
+# Errors under /v1 become the API's envelope in search.middleware.ApiErrorEnvelopeMiddleware,
+# in every mode (with DEBUG on too); elsewhere Django's own pages answer.

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 
@@ -58,21 +58,19 @@ def upstash_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     return Response(error_body("internal server error", 500), status=500)
 
 
-def _is_api(request: HttpRequest) -> bool:
+def is_api(request: HttpRequest) -> bool:
     prefix = f"/{settings.VECSITE_API_PREFIX}"
     return request.path == prefix or request.path.startswith(f"{prefix}/")
 
 
-ErrorView = Callable[..., HttpResponse]
+# What an error the API's views did not make says (Django's 404 for an unknown route, ...).
+STATUS_MESSAGES = {404: "no such command or route", 500: "internal server error"}
 
 
-def json_or_default(status: int, message: str, default: ErrorView) -> ErrorView:
-    """An error view (handler404, ...) answering the API's JSON envelope under the API's
-    prefix and Django's default page elsewhere."""
-
-    def handler(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-        if _is_api(request) or request.path == "/healthz":
-            return JsonResponse(error_body(message, status), status=status)
-        return default(request, exception) if exception is not None else default(request)
-
-    return handler
+def envelope_response(status: int) -> JsonResponse:
+    """The envelope of a bare status: `no such command or route`, `method not allowed`, ..."""
+    try:
+        message = STATUS_MESSAGES.get(status) or HTTPStatus(status).phrase.lower()
+    except ValueError:  # a status without a name
+        message = "error"
+    return JsonResponse(error_body(message, status), status=status)

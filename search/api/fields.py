@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
@@ -11,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from search.filtering import CompiledFilter, FilterError
-from search.services.records import SparseValue
+from search.services.records import SparseValue, metadata_size
 from search.services.sparse import SPARSE_DIMENSIONS
 
 FLOAT32_MAX = 3.4028234663852886e38
@@ -210,29 +209,51 @@ class MetadataField(serializers.Field[dict[str, Any], dict[str, Any], dict[str, 
         "too_large": "must be at most {max} bytes as JSON",
         "not_finite": "numbers must be finite (a literal such as 1e400 overflows)",
         "surrogate": "must not contain lone surrogate characters",
-        "too_deep": "is nested too deeply",
+        "nul": "must not contain NUL characters",
+        "too_deep": "must not be nested more than {max} levels deep",
     }
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):
             self.fail("invalid")
+        # Walked before anything recursive (json.dumps, the database driver) sees it.
+        problem = _text_problem(data, settings.VECSITE_MAX_METADATA_DEPTH)
+        if problem is not None:
+            self.fail(problem, max=settings.VECSITE_MAX_METADATA_DEPTH)
         try:
-            text = json.dumps(data, ensure_ascii=False, allow_nan=False)
+            size = metadata_size(data)
         except ValueError:  # 1e400 parses as inf, which Postgres' jsonb cannot hold
             self.fail("not_finite")
-        except RecursionError:
-            self.fail("too_deep")
-        if _has_lone_surrogate(text):
-            self.fail("surrogate")
-        size = len(text.encode())
         if size > settings.VECSITE_MAX_METADATA_BYTES:
             self.fail("too_large", max=settings.VECSITE_MAX_METADATA_BYTES)
-        if "\\u0000" in text:  # json escapes NUL whatever ensure_ascii says
-            raise serializers.ValidationError("must not contain NUL characters")
         return data
 
     def to_representation(self, value: dict[str, Any]) -> dict[str, Any]:
         return value
+
+
+def _text_problem(value: Any, max_depth: int) -> str | None:
+    """What is wrong with a JSON value's nesting or texts (keys and strings), without
+    recursion: "too_deep", "nul" (Postgres' jsonb cannot hold U+0000; the six characters
+    `\\u0000` are fine), "surrogate", or None."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            if depth > max_depth:
+                return "too_deep"
+            stack.extend((key, depth) for key in item)
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            if depth > max_depth:
+                return "too_deep"
+            stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return "nul"
+            if _has_lone_surrogate(item):
+                return "surrogate"
+    return None
 
 
 class DataField(StrictCharField):

@@ -36,7 +36,8 @@ urlpatterns = [
     # A route of its own (not an optional group) so that the OpenAPI document shows
     # /upsert/{namespace} next to /upsert, each with the parameters it really has.
     *(
-        re_path(rf"^{command}/(?P<namespace>.+)$", view.as_view(), name=f"{command}-in-namespace")
+        # [\s\S], not ".": a namespace with a newline reaches the view, which names the field.
+        re_path(rf"^{command}/(?P<namespace>[\s\S]+)$", view.as_view(), name=f"{command}-in-namespace")
         for command, view in WITH_NAMESPACE.items()
     ),
 ]

@@ -351,6 +351,19 @@ class UpdateView(IndexView):
         return ok({"updated": 1 if updated else 0})
 
 
+def reset_everything(request: Request) -> bool:
+    """Whether `reset` is asked for every namespace: `?all`, `?all=true` (the PHP SDK) or
+    `?all=1`; `?all=false` and `?all=0` name one namespace as no `?all` does."""
+    if "all" not in request.query_params:
+        return False
+    value = str(request.query_params["all"]).lower()
+    if value in {"", "true", "1"}:
+        return True
+    if value in {"false", "0"}:
+        return False
+    raise InvalidInput("must be true or false", field="all")
+
+
 @extend_schema(
     summary="Remove every vector of a namespace, or of all with ?all",
     request=None,
@@ -360,7 +373,7 @@ class ResetView(IndexView):
     writes = True
 
     def post(self, request: Request, namespace: str = "") -> Response:
-        reset_all = "all" in request.query_params
+        reset_all = reset_everything(request)
         if reset_all and namespace:
             raise InvalidInput("?all resets every namespace; do not name one", field="namespace")
         namespace_service.namespace_reset(index=self.index, name=None if reset_all else self.namespace())

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
+
+
+def metadata_size(metadata: dict[str, Any]) -> int:
+    """Bytes of the metadata as JSON, what VECSITE_MAX_METADATA_BYTES caps. ValueError
+    for a number JSON cannot hold (inf)."""
+    return len(json.dumps(metadata, ensure_ascii=False, allow_nan=False).encode())
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from search.models import Index, Namespace, PartsUse, Vector
 from search.services import embedding
 from search.services import sparse as sparse_codec
 from search.services.namespaces import namespace_find, namespace_lock
-from search.services.records import Include, RecordInput, RecordUpdate, StoredRecord
+from search.services.records import Include, RecordInput, RecordUpdate, StoredRecord, metadata_size
 
 
 @transaction.atomic
@@ -228,6 +228,12 @@ def vector_update(*, index: Index, namespace: str, update: RecordUpdate) -> bool
         fields.append("data")
     if update.metadata is not None:
         row.metadata = merge_patch(row.metadata, update.metadata) if update.patch_metadata else update.metadata
+        # A patch is checked on its own by the API; what is stored is the merged object.
+        if update.patch_metadata and metadata_size(row.metadata) > settings.VECSITE_MAX_METADATA_BYTES:
+            raise InvalidInput(
+                f"merged into the stored metadata, must be at most {settings.VECSITE_MAX_METADATA_BYTES} bytes as JSON",
+                field="metadata",
+            )
         fields.append("metadata")
     if fields:
         row.save(update_fields=sorted(set(fields)))

@@ -274,6 +274,20 @@ BAD_UPSERTS = [
         "[0].metadata: must not contain lone surrogate characters",
         "metadata-lone-surrogate",
     ),
+    bad(
+        "upsert",
+        Raw('[{"id": "a", "vector": [1, 2], "metadata": ' + '{"a": ' * 200 + "{}" + "}" * 200 + "}]"),
+        400,
+        "[0].metadata: must not be nested more than 64 levels deep",
+        "metadata-nested-200-deep",
+    ),
+    bad(
+        "upsert",
+        [{"id": "a", "vector": [1, 2], "metadata": {"k\x00": 1}}],
+        400,
+        "[0].metadata: must not contain NUL characters",
+        "metadata-nul-in-key",
+    ),
     bad("upsert", [{"id": "a", "vector": [1, 2], "data": 5}], 400, "[0].data: must be a string", "data-number"),
     bad(
         "upsert",
@@ -465,6 +479,24 @@ BAD_READS = [
         "cursor: must be a cursor returned by an earlier range call",
         "range-cursor-overflow",
     ),
+    # Digits of other scripts: Python's int() crashes on some and reads others as numbers.
+    *(
+        bad(
+            "range",
+            {"limit": 5, "cursor": cursor},
+            400,
+            "cursor: must be a cursor returned by an earlier range call",
+            name,
+        )
+        for cursor, name in [
+            ("\u00b2", "superscript"),
+            ("\u2460", "circled"),
+            ("\u00b9\u00b2\u00b3", "superscripts"),
+            ("1\u00b2", "digit-and-superscript"),
+            ("\uff11\uff12", "full-width"),
+            ("\u0661\u0662", "arabic-indic"),
+        ]
+    ),
 ]
 
 BAD_WRITES = [
@@ -523,6 +555,20 @@ BAD_WRITES = [
     ),
     bad("update", {"metadata": {"m": 2}}, 400, "id: This field is required.", "update-no-id"),
     bad("update", {"id": "keep", "metadata": ["m"]}, 400, "metadata: must be a JSON object", "update-metadata-list"),
+    bad(
+        "update",
+        Raw('{"id": "keep", "metadataUpdateMode": "PATCH", "metadata": ' + '{"a": ' * 200 + "{}" + "}" * 200 + "}"),
+        400,
+        "metadata: must not be nested more than 64 levels deep",
+        "update-metadata-nested-200-deep",
+    ),
+    bad(
+        "update",
+        {"id": "keep", "metadata": {"k": ["a\x00"]}},
+        400,
+        "metadata: must not contain NUL characters",
+        "update-metadata-nul",
+    ),
     bad("update", {"id": "keep", "data": 1}, 400, "data: must be a string", "update-data-number"),
     bad(
         "update/books",
@@ -532,6 +578,7 @@ BAD_WRITES = [
         "update-sparse-on-dense",
     ),
     bad("reset/books?all", None, 400, "namespace: ?all resets every namespace; do not name one", "reset-all-named"),
+    bad("reset?all=maybe", None, 400, "all: must be true or false", "reset-all-not-boolean"),
     bad("delete-namespace", None, 400, "namespace: the default namespace cannot be deleted", "delete-default-ns"),
     bad(
         "delete-namespace/ghost",
