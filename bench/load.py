@@ -191,19 +191,38 @@ def ensure_index(
     return index, report
 
 
-def copy_rows(index: Any, namespace: str, vectors: np.ndarray, labels: np.ndarray, start: int, stop: int) -> int:
+def copy_rows(
+    index: Any,
+    namespace: str,
+    vectors: np.ndarray,
+    labels: np.ndarray,
+    start: int,
+    stop: int,
+    sparse: SparseSet | None = None,
+) -> int:
     """COPY rows start..stop of one namespace (all new keys) in one transaction, under the
     namespace's row lock as vectors_upsert takes it: each row gets the namespace's next
-    number, and its vector_count and last_number move on with the rows."""
+    number, and its vector_count and last_number move on with the rows. A SPARSE index
+    gets `sparse`'s rows and no embedding; a HYBRID one both. The sparse columns are
+    written with the service's own codec (the sparsevec and its non-zero indices, which
+    the GIN index is over), as vectors_upsert writes them."""
     from django.db import connection, transaction
     from django.db.models import F
+    from pgvector.psycopg.sparsevec import register_sparsevec_info
     from pgvector.psycopg.vector import register_vector_info
     from psycopg.types import TypeInfo
     from psycopg.types.json import Jsonb
 
     from search.models import Namespace
+    from search.services import sparse as sparse_codec
     from search.services.namespaces import namespace_lock
 
+    columns, types = ["index_id", "namespace_id", "key", "number"], ["int8", "int8", "text", "int8"]
+    if index.has_dense:
+        columns, types = [*columns, "embedding"], [*types, "vector"]
+    if index.has_sparse:
+        assert sparse is not None, f"a {index.index_type} index needs sparse rows"
+        columns, types = [*columns, "sparse", "sparse_indices"], [*types, "sparsevec", "int4[]"]
     count = stop - start
     with transaction.atomic():
         ns = namespace_lock(index=index, name=namespace, create=True)
@@ -211,16 +230,20 @@ def copy_rows(index: Any, namespace: str, vectors: np.ndarray, labels: np.ndarra
         first = ns.last_number + 1
         with connection.cursor() as wrapper:
             cursor = wrapper.cursor  # the psycopg cursor under Django's wrapper
-            # pgvector's binary dumper, registered on this cursor only (not Django's connection).
+            # pgvector's binary dumpers, registered on this cursor only (not Django's connection).
             register_vector_info(cursor, TypeInfo.fetch(cursor.connection, "vector"))
-            sql = (
-                "COPY search_vector (index_id, namespace_id, key, number, embedding, metadata) "
-                "FROM STDIN (FORMAT BINARY)"
-            )
+            register_sparsevec_info(cursor, TypeInfo.fetch(cursor.connection, "sparsevec"))
+            sql = f"COPY search_vector ({', '.join(columns)}, metadata) FROM STDIN (FORMAT BINARY)"
             with cursor.copy(sql) as copy:
-                copy.set_types(["int8", "int8", "text", "int8", "vector", "jsonb"])
+                copy.set_types([*types, "jsonb"])
                 for offset, i in enumerate(range(start, stop)):
-                    row = (index.pk, ns.pk, f"v{i}", first + offset, vectors[i], Jsonb(metadata(i, labels[i])))
+                    row: list[Any] = [index.pk, ns.pk, f"v{i}", first + offset]
+                    if index.has_dense:
+                        row.append(vectors[i])
+                    if sparse is not None and index.has_sparse:
+                        value = sparse.row(i)
+                        row += [sparse_codec.to_db(value), sparse_codec.non_zero_indices(value)]
+                    row.append(Jsonb(metadata(i, labels[i])))
                     copy.write_row(row)
         Namespace.objects.filter(pk=ns.pk).update(
             vector_count=F("vector_count") + count, last_number=F("last_number") + count
@@ -237,27 +260,36 @@ def copy_load(
     chunk: int = 50_000,
     maintenance_work_mem: str = "2GB",
     workers: int | None = None,
+    index_type: str = "DENSE",
+    sparse: SparseSet | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Create index `name` and load its namespaces with COPY (`chunk` rows per transaction),
-    then build its HNSW index; the report has the load and build times."""
+    then build its HNSW index (none for SPARSE); the report has the load and build times.
+    A SPARSE or HYBRID index takes row i's sparse vector from `sparse`."""
     from tqdm import tqdm
 
-    index = create_index(name, dim)
-    definition = drop_hnsw(index)
-    assert definition is not None
+    index = create_index(name, dim, index_type)
+    definition = drop_hnsw(index) if index.has_dense else None
+    assert definition is not None or not index.has_dense
     total = sum(len(v) for v, _ in parts.values())
     started = time.perf_counter()
     with tqdm(total=total, desc=f"COPY {name}", unit="vec", disable=not progress, smoothing=0.1) as bar:
         for namespace, (vectors, labels) in parts.items():
             for start in range(0, len(vectors), chunk):
-                bar.update(copy_rows(index, namespace, vectors, labels, start, min(start + chunk, len(vectors))))
+                stop = min(start + chunk, len(vectors))
+                bar.update(copy_rows(index, namespace, vectors, labels, start, stop, sparse))
     load_seconds = time.perf_counter() - started
-    print(f"  {name}: {total:,} rows copied in {load_seconds:.1f} s; building the HNSW index ...", flush=True)
-    build_seconds = build_hnsw(definition, maintenance_work_mem=maintenance_work_mem, workers=workers)
+    print(f"  {name}: {total:,} rows copied in {load_seconds:.1f} s", flush=True)
+    build_seconds = 0.0
+    if definition is not None:
+        print(f"  {name}: building the HNSW index ...", flush=True)
+        build_seconds = build_hnsw(definition, maintenance_work_mem=maintenance_work_mem, workers=workers)
+        print(f"  {name}: HNSW built in {build_seconds:.1f} s")
     t0 = time.perf_counter()
     vacuum(analyze=True)  # now, rather than an autovacuum of a million rows in the middle of a measurement
     report = {
-        "method": "binary COPY, HNSW built after loading",
+        "method": "binary COPY, HNSW built after loading" if definition else "binary COPY (no HNSW: SPARSE)",
+        "index_type": index_type,
         "vectors": total,
         "copy_chunk": chunk,
         "load_seconds": round(load_seconds, 2),
@@ -266,8 +298,10 @@ def copy_load(
         "maintenance_work_mem": maintenance_work_mem,
         "parallel_maintenance_workers": max(0, (os.cpu_count() or 1) - 1) if workers is None else workers,
         "search_vector_total_size": db_scalar("SELECT pg_size_pretty(pg_total_relation_size('search_vector'))"),
-        "hnsw_index_size": db_scalar("SELECT pg_size_pretty(pg_relation_size(%s::regclass))", [index.hnsw_index_name]),
+        "hnsw_index_size": db_scalar("SELECT pg_size_pretty(pg_relation_size(%s::regclass))", [index.hnsw_index_name])
+        if definition
+        else None,
+        "sparse_gin_index_size": db_scalar("SELECT pg_size_pretty(pg_relation_size('vector_sparse_indices_gin'))"),
     }
     report["total_seconds"] = round(time.perf_counter() - started, 2)
-    print(f"  {name}: HNSW built in {build_seconds:.1f} s")
     return index, report

@@ -26,12 +26,12 @@ from bench.data import (
     ZIPF_EXPONENT,
     DataSet,
     SparseCase,
-    SparseQuery,
     choose_sparse_queries,
     fingerprint,
     make_queries,
     make_sparse,
     make_vectors,
+    sparse_queries,
 )
 from bench.env import VAR_DIR, display_path, machine_info, software_versions
 from bench.load import delete_bench_indexes, ensure_index
@@ -194,9 +194,7 @@ def prepare(args: argparse.Namespace, report: dict[str, Any], created: list[str]
             sparse_index=sparse_index,
             hybrid_index=hybrid_index,
             rows=rows,
-            queries=[
-                SparseQuery(sparse=candidates.row(c), dense=queries[i % len(queries)]) for i, c in enumerate(chosen)
-            ],
+            queries=sparse_queries(candidates, chosen, queries),
             query_selection=selection,
             vocab=args.sparse_vocab,
             fingerprint=sparse_fp,

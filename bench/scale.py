@@ -53,7 +53,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         description=(
             "Resumable queries at scale: for each N, ordinary query and resumable start p50, next(10) by depth, "
             "a walk to 50,000, recall of the first 1,000, a drain of 100,000, a filtered start and page, and the "
-            "SQL baselines. Writes bench/results/scale.json and scale.png and prints a table."
+            "SQL baselines; then the same query, start and next(10) on a SPARSE and a HYBRID index of N records. Writes bench/results/scale.json and scale.png and prints a table."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -111,6 +111,28 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     run.add_argument("--celery-broker", default=CELERY_BROKER, help="the worker's (and the bench's) broker")
     run.add_argument("--celery-concurrency", type=int, default=1, help="the worker's processes")
 
+    sparse = parser.add_argument_group("SPARSE and HYBRID rows (report only, no targets)")
+    sparse.add_argument("--no-sparse", action="store_true", help="skip the SPARSE and HYBRID indexes")
+    sparse.add_argument(
+        "--sparse-sizes",
+        type=int_list,
+        default=None,
+        help="the N (of --sizes) that get SPARSE and HYBRID rows (default: every N)",
+    )
+    sparse.add_argument("--sparse-vocab", type=int, default=30_000, help="sparse vocabulary size (Zipf-like)")
+    sparse.add_argument("--sparse-queries", type=int, default=5, help="sparse (and hybrid) queries")
+    sparse.add_argument("--sparse-depths", type=int_list, default=int_list("0,1000,10000"), help="next(10) depths")
+    sparse.add_argument("--sparse-timed-calls", type=int, default=10, help="consecutive next(10) timed per depth")
+    sparse.add_argument(
+        "--sparse-slow-start",
+        type=float,
+        default=30.0,
+        help="seconds: a series whose warm-up start takes longer times 1 query instead of --sparse-queries",
+    )
+    sparse.add_argument(
+        "--sparse-budget-minutes", type=float, default=60.0, help="per N, for loading and measuring the sparse rows"
+    )
+
     out = parser.add_argument_group("output")
     out.add_argument("--output-dir", type=Path, default=RESULTS_DIR, help="where the JSON and PNG go")
     out.add_argument("--name", default="scale", help="file name stem of the JSON and PNG")
@@ -121,6 +143,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.depths = [0, *args.depths]
     if args.queries < 1 or args.timed_calls < 1:
         parser.error("--queries and --timed-calls must be at least 1")
+    if args.sparse_queries < 1 or args.sparse_timed_calls < 1:
+        parser.error("--sparse-queries and --sparse-timed-calls must be at least 1")
+    if 0 not in args.sparse_depths:
+        args.sparse_depths = [0, *args.sparse_depths]
     args.progress = not args.no_progress
     args.cache_dir = args.cache_dir.resolve()
     return args
@@ -147,6 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.shared_database = db_info["database"] != "embedded"
 
     from bench.scale_data import prepare_size
+    from bench.scale_sparse import prepare_sparse, sparse_sizes
 
     report: dict[str, Any] = {
         "schema": 1,
@@ -163,8 +190,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     if args.load_only:
         for n in args.sizes:
-            report["sizes"][str(n)] = {"data": prepare_size(args, n).report}
-        print(json.dumps({n: s["data"] for n, s in report["sizes"].items()}, indent=1, default=str))
+            data = prepare_size(args, n)
+            report["sizes"][str(n)] = {"data": data.report}
+            if n in sparse_sizes(args):
+                report["sizes"][str(n)]["sparse_data"] = prepare_sparse(args, data)[1]
+        print(json.dumps(report["sizes"], indent=1, default=str))
         return 0
     from bench.scale_run import run_sizes
 
@@ -175,6 +205,7 @@ def parameters(args: argparse.Namespace) -> dict[str, Any]:
     from django.conf import settings
 
     from bench.data import HNSW_EF_CONSTRUCTION, HNSW_M, NOISE
+    from bench.scale_sparse import sparse_sizes
 
     keys = (
         "sizes dim clusters seed queries depths timed_calls advance walk_depth walk_queries recall_k recall_page "
@@ -192,6 +223,15 @@ def parameters(args: argparse.Namespace) -> dict[str, Any]:
         filtered=not args.no_filtered,
         baselines=not args.no_baselines,
         milvus=args.milvus,
+        sparse={
+            "sizes": sparse_sizes(args),
+            **{key: getattr(args, f"sparse_{key}") for key in "vocab queries depths timed_calls slow_start".split()},
+            "budget_minutes": args.sparse_budget_minutes,
+            "advance": args.advance,
+            "plain_query_reps": args.plain_query_reps,
+            "fusion": "RRF",
+            "weightings": ["none", "IDF"],
+        },
     )
     return out
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.data import DataSet, cached_vectors, fingerprint, make_queries
+from bench.data import DataSet, SparseSet, cached_vectors, fingerprint, make_queries
 from bench.load import cached_index, copy_load
 
 
@@ -44,6 +44,24 @@ def ensure_loaded(args: argparse.Namespace, label: str, fp: str, seed: int, n: i
     vectors, labels, from_cache = cached_vectors(args.cache_dir / "data", fp, seed, n, args.dim, args.clusters)
     report["vectors_file"] = "cached" if from_cache else "generated"  # deterministic: --fresh keeps it
     report["generate_seconds"] = round(time.perf_counter() - t0, 2)
+    index = load_or_find(args, name, vectors, labels, report)
+    return DataSet(name, "", vectors, labels, fp), index, report
+
+
+def load_or_find(
+    args: argparse.Namespace,
+    name: str,
+    vectors: np.ndarray,
+    labels: np.ndarray,
+    report: dict[str, Any],
+    *,
+    index_type: str = "DENSE",
+    sparse: SparseSet | None = None,
+) -> Any:
+    """Index `name` (namespace "" holding row i of `vectors`, and of `sparse` for a SPARSE
+    or HYBRID index, as key v<i>) from the database if it matches, else COPY-loaded; how
+    long the load took goes into `report` (and beside the cache, for later runs)."""
+    n = len(vectors)
     index = None if args.fresh or args.shared_database else cached_index(name, {"": n})
     record = args.cache_dir / "loads" / f"{name}.json"
     if index is not None:
@@ -51,20 +69,22 @@ def ensure_loaded(args: argparse.Namespace, label: str, fp: str, seed: int, n: i
         # How long it took when it was loaded (a cached run measures no load of its own).
         report["load"] = json.loads(record.read_text()) if record.exists() else None
         print(f"  {name}: cached ({n:,} vectors)")
-    else:
-        index, load = copy_load(
-            name,
-            args.dim,
-            {"": (vectors, labels)},
-            progress=args.progress,
-            chunk=args.copy_chunk,
-            maintenance_work_mem=args.maintenance_work_mem,
-            workers=args.build_workers,
-        )
-        report.update(cached=False, load=load)
-        record.parent.mkdir(parents=True, exist_ok=True)
-        record.write_text(json.dumps({**load, "loaded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=1) + "\n")
-    return DataSet(name, "", vectors, labels, fp), index, report
+        return index
+    index, load = copy_load(
+        name,
+        args.dim,
+        {"": (vectors, labels)},
+        progress=args.progress,
+        chunk=args.copy_chunk,
+        maintenance_work_mem=args.maintenance_work_mem,
+        workers=args.build_workers,
+        index_type=index_type,
+        sparse=sparse,
+    )
+    report.update(cached=False, load=load)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({**load, "loaded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=1) + "\n")
+    return index
 
 
 def prepare_size(args: argparse.Namespace, n: int) -> SizeData:

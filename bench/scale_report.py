@@ -156,6 +156,62 @@ def print_table(report: dict[str, Any]) -> None:
         print(f"target {name}: {verdict} (judged at N = {where}; per N: {target['per_n']})")
 
 
+SPARSE_SERIES = [  # (section, key, label, colour): where each sits in a size's JSON
+    ("sparse", "sparse", "sparse", "tab:brown"),
+    ("sparse", "sparse_idf", "sparse IDF", "tab:pink"),
+    ("hybrid", "hybrid", "hybrid RRF", "tab:olive"),
+]
+
+
+def sparse_row(series: dict[str, Any], depth: int) -> float | None:
+    return next((r.get("median_ms") for r in series.get("rows") or [] if r["depth"] == depth), None)
+
+
+def print_sparse_table(report: dict[str, Any]) -> None:
+    """SPARSE and HYBRID: ordinary query, start and next(10) by depth, p50; report only."""
+    sizes = {n: s for n, s in report.get("sizes", {}).items() if _get(s, "sparse", "series")}
+    if not sizes:
+        return
+    depths = report["parameters"]["sparse"]["depths"]
+    print()
+    print("scale, SPARSE and HYBRID: service-layer latency, p50 ms (report only: no targets yet)")
+    header = f"{'N':>10} {'series':<11} {'query':>9} {'start':>10} {'x':>7} " + " ".join(
+        f"{'d' + str(d):>8}" for d in depths
+    )
+    print(header + f" {'queries':>7}")
+    print("-" * (len(header) + 8))
+    for n, size in sizes.items():
+        for section, key, label, _ in SPARSE_SERIES:
+            series = _get(size, section, "series", key) or {}
+            query, start = _get(series, "plain_query", "median_ms"), _get(series, "start", "median_ms")
+            cells = " ".join(f"{fmt(sparse_row(series, d)):>8}" for d in depths)
+            print(
+                f"{int(n):>10,} {label:<11} {fmt(query):>9} {fmt(start):>10} {fmt(ratio(start, query)):>7} {cells} "
+                f"{series.get('queries_measured', series.get('status', '-'))!s:>7}"
+            )
+    for n, size in sizes.items():
+        sparse, hybrid = size["sparse"], size["hybrid"]
+        loads = []
+        for name, part in (("sparse", _get(sparse, "data", "sparse")), ("hybrid", _get(hybrid, "data"))):
+            load = (part or {}).get("load") or {}
+            how = f"COPY {load.get('load_seconds')} s + HNSW {load.get('index_build_seconds')} s"
+            loads.append(f"{name} {'cached, loaded earlier: ' if (part or {}).get('cached') else ''}{how}")
+        matching = sparse.get("matching_per_query") or [0]
+        check = _get(sparse, "series", "sparse", "plain_query", "top10_vs_brute_force") or {}
+        print(
+            f"  N = {int(n):,}: {'; '.join(loads)}; {min(matching):,}-{max(matching):,} records match a query; "
+            f"sparse top-10 vs brute force {fmt(check.get('min'), 3)} (min)"
+        )
+        for _, key, label, _ in SPARSE_SERIES:
+            series = _get(size, "hybrid" if key == "hybrid" else "sparse", "series", key) or {}
+            if series.get("capped"):
+                print(f"    {label}: {series['capped']}")
+            if series.get("duplicates_within_handles") or series.get("short_pages"):
+                print(
+                    f"    {label}: {series['duplicates_within_handles']} duplicates, {series['short_pages']} short pages"
+                )
+
+
 SERIES_VS_N = [
     ("ordinary query(topK=10)", ("plain_query", "median_ms"), "tab:gray", "o"),
     ("resumable start (topK=10)", ("start", "median_ms"), "tab:red", "s"),
@@ -190,7 +246,11 @@ def plot(report: dict[str, Any], path: Path) -> str | None:
     except Exception as error:
         return f"{type(error).__name__}: {error}"
     sizes = {int(n): s for n, s in report.get("sizes", {}).items()}
-    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 6))
+    with_sparse = any(_get(s, "sparse", "series") for s in sizes.values())
+    fig, axes = plt.subplots(1, 3 if with_sparse else 2, figsize=(21 if with_sparse else 14, 6))
+    left, right = axes[0], axes[1]
+    if with_sparse:
+        plot_sparse(axes[2], sizes)
     ns = sorted(sizes)
     for label, key, color, marker in SERIES_VS_N:
         points = [(n, _series_value(sizes[n], key)) for n in ns]
@@ -245,3 +305,25 @@ def plot(report: dict[str, Any], path: Path) -> str | None:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return None
+
+
+def plot_sparse(axis: Any, sizes: dict[int, dict[str, Any]]) -> None:
+    """SPARSE and HYBRID against N: query (dotted), start (solid), next(10) at depth 0 (dashed)."""
+    ns = sorted(sizes)
+    for section, key, label, color in SPARSE_SERIES:
+        for what, style, value in (
+            ("query", ":", lambda s: _get(s, "plain_query", "median_ms")),
+            ("start", "-", lambda s: _get(s, "start", "median_ms")),
+            ("next(10) d0", "--", lambda s: sparse_row(s, 0)),
+        ):
+            points = [(n, value(_get(sizes[n], section, "series", key) or {})) for n in ns]
+            points = [(n, v) for n, v in points if v is not None]
+            if points:
+                axis.plot(*zip(*points, strict=True), linestyle=style, marker="o", color=color, label=f"{label} {what}")
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    axis.set_xlabel("N (records in the namespace)")
+    axis.set_ylabel("latency, ms (p50)")
+    axis.set_title("SPARSE and HYBRID (report only): query, start, next(10) at depth 0")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend(fontsize=7)

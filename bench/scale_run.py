@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import time
-import traceback
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,7 +15,8 @@ from bench.env import display_path, loadavg
 from bench.load import vacuum
 from bench.peers import SqlBaseline, measure_baselines, measure_milvus
 from bench.scale_data import SizeData, prepare_size
-from bench.scale_report import evaluate_size, overall_targets, print_table
+from bench.scale_report import evaluate_size, overall_targets, print_sparse_table, print_table
+from bench.scale_sparse import measure_sparse_size, sparse_sizes
 from bench.scenarios import (
     measure_drain,
     measure_ours,
@@ -25,33 +25,7 @@ from bench.scenarios import (
     measure_recall,
     measure_walk,
 )
-from bench.stats import Deadline
-
-
-def reachable_depths(depths: list[int], n: int, timed_calls: int) -> list[int]:
-    """The depths whose timed calls stay within the namespace."""
-    return [d for d in depths if d + 10 * (timed_calls + 1) <= n]
-
-
-@contextlib.contextmanager
-def phase(out: dict[str, Any], key: str, deadline: Deadline) -> Iterator[bool]:
-    """One scenario: yields True when it must be skipped (the N's budget is spent), times
-    it otherwise, and records a failure (the run goes on) rather than raising it."""
-    if deadline.passed:
-        out[key] = {"status": "skipped: budget spent"}
-        yield True
-        return
-    t0 = time.perf_counter()
-    try:
-        yield False
-    except Exception as error:
-        out[key] = {
-            "status": "failed",
-            "error": f"{type(error).__name__}: {error}",
-            "traceback": traceback.format_exc(),
-        }
-        print(f"  {key} failed: {error}")
-    out.setdefault("phase_seconds", {})[key] = round(time.perf_counter() - t0, 1)
+from bench.stats import Deadline, phase, reachable_depths
 
 
 def measure_size(args: argparse.Namespace, data: SizeData, out: dict[str, Any]) -> None:
@@ -207,6 +181,10 @@ def run_sizes(args: argparse.Namespace, report: dict[str, Any], started: float) 
             size: dict[str, Any] = {"n": n, "data": data.report}
             report["sizes"][str(n)] = size
             measure_size(args, data, size)
+            if n in sparse_sizes(args):
+                measure_sparse_size(args, data, size)
+            else:
+                size["sparse"] = size["hybrid"] = {"status": "skipped (--no-sparse or not in --sparse-sizes)"}
             size["targets"] = evaluate_size(size)
             size["seconds"] = round(time.perf_counter() - t0, 1)
             report["targets"] = overall_targets(report)
@@ -217,6 +195,7 @@ def run_sizes(args: argparse.Namespace, report: dict[str, Any], started: float) 
     report["elapsed_seconds"] = round(time.time() - started, 1)
     json_path, png_path = write_report(report, args)
     print_table(report)
+    print_sparse_table(report)
     print()
     print(f"wrote {display_path(json_path)}")
     if png_path is not None:

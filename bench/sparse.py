@@ -93,18 +93,20 @@ def hybrid_walk(client: ServiceClient, query: SparseQuery, n: int, page: int) ->
     return result
 
 
-def measure_sparse_hybrid(
-    case: SparseCase, *, timed_calls: int, advance_step: int, recall_k: int, plain_query_reps: int, progress: bool
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """next(10) by depth on the SPARSE index (plain and IDF-weighted) and on the HYBRID
-    index (RRF), a sparse drain, a hybrid walk, and ordinary queries for comparison;
-    returns (latency series by key, details)."""
+def sparse_clients(case: SparseCase) -> dict[str, ServiceClient]:
+    """The three series' clients: SPARSE plain, SPARSE IDF-weighted, HYBRID with RRF."""
+    return {
+        "sparse": ServiceClient(case.sparse_index, ""),
+        "sparse_idf": ServiceClient(case.sparse_index, "", weighting="IDF"),
+        "hybrid": ServiceClient(case.hybrid_index, "", fusion="RRF"),
+    }
+
+
+def describe_rows(case: SparseCase) -> dict[str, Any]:
+    """The sparse data's shape: its generator's parameters and how skewed its posting lists are."""
     n = len(case.rows)
-    matches = [int(case.rows.scores(q.sparse, case.vocab)[1].sum()) for q in case.queries]
-    sparse_depths = scaled_depths(min(matches), timed_calls)
-    hybrid_depths = scaled_depths(n, timed_calls)
     postings = np.bincount(case.rows.indices, minlength=case.vocab)
-    details: dict[str, Any] = {
+    return {
         "records": n,
         "vocab": case.vocab,
         "zipf_exponent": ZIPF_EXPONENT,
@@ -117,20 +119,34 @@ def measure_sparse_hybrid(
             "top10_share_of_records": [round(int(c) / n, 3) for c in np.sort(postings)[::-1][:10]],
         },
         "queries": len(case.queries),
-        "matching_per_query": matches,
         "query_selection": case.query_selection,
+        "fingerprint": case.fingerprint,
+    }
+
+
+def measure_sparse_hybrid(
+    case: SparseCase, *, timed_calls: int, advance_step: int, recall_k: int, plain_query_reps: int, progress: bool
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """next(10) by depth on the SPARSE index (plain and IDF-weighted) and on the HYBRID
+    index (RRF), a sparse drain, a hybrid walk, and ordinary queries for comparison;
+    returns (latency series by key, details)."""
+    n = len(case.rows)
+    matches = [int(case.rows.scores(q.sparse, case.vocab)[1].sum()) for q in case.queries]
+    sparse_depths = scaled_depths(min(matches), timed_calls)
+    hybrid_depths = scaled_depths(n, timed_calls)
+    details: dict[str, Any] = {
+        **describe_rows(case),
+        "matching_per_query": matches,
         "sparse_depths": sparse_depths,
         "hybrid_depths": hybrid_depths,
-        "fingerprint": case.fingerprint,
     }
     print(
         f"sparse/hybrid ({n} records, {len(case.queries)} queries, {min(matches)}-{max(matches)} matching; "
         f"depths {sparse_depths} / hybrid {hybrid_depths}) ..."
     )
     clients = {
-        "sparse": (ServiceClient(case.sparse_index, ""), sparse_depths),
-        "sparse_idf": (ServiceClient(case.sparse_index, "", weighting="IDF"), sparse_depths),
-        "hybrid": (ServiceClient(case.hybrid_index, "", fusion="RRF"), hybrid_depths),
+        key: (client, hybrid_depths if key == "hybrid" else sparse_depths)
+        for key, client in sparse_clients(case).items()
     }
     # Warm up each index (its table pages and the GIN index).
     for client, _ in clients.values():

@@ -1,9 +1,11 @@
-"""Summaries of latency samples, and a deadline that long scenarios respect."""
+"""Summaries of latency samples, and a deadline that long scenarios (and phases of them) respect."""
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Sequence
+import traceback
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -50,3 +52,29 @@ class Deadline:
 
 
 NO_DEADLINE = Deadline(None)
+
+
+def reachable_depths(depths: list[int], n: int, timed_calls: int) -> list[int]:
+    """The depths whose timed calls stay within the namespace."""
+    return [d for d in depths if d + 10 * (timed_calls + 1) <= n]
+
+
+@contextlib.contextmanager
+def phase(out: dict[str, Any], key: str, deadline: Deadline) -> Iterator[bool]:
+    """One scenario: yields True when it must be skipped (the N's budget is spent), times
+    it otherwise, and records a failure (the run goes on) rather than raising it."""
+    if deadline.passed:
+        out[key] = {"status": "skipped: budget spent"}
+        yield True
+        return
+    t0 = time.perf_counter()
+    try:
+        yield False
+    except Exception as error:
+        out[key] = {
+            "status": "failed",
+            "error": f"{type(error).__name__}: {error}",
+            "traceback": traceback.format_exc(),
+        }
+        print(f"  {key} failed: {error}")
+    out.setdefault("phase_seconds", {})[key] = round(time.perf_counter() - t0, 1)

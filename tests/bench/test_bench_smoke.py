@@ -10,11 +10,15 @@ from importlib.util import find_spec
 import pytest
 
 from bench import resumable, scale
-from bench.load import hnsw_index_exists
+from bench.data import metadata
+from bench.load import create_index, hnsw_index_exists
 from bench.run import run
 from bench.scale_data import prepare_size
 from bench.scale_run import run_sizes
+from bench.scale_sparse import prepare_sparse
 from search.models import Index, Namespace, Vector
+from search.services.records import RecordInput
+from search.services.vectors import vectors_upsert
 
 pytestmark = pytest.mark.django_db(transaction=True)
 HAS_MATPLOTLIB = find_spec("matplotlib") is not None
@@ -72,6 +76,7 @@ def test_the_scale_bench_runs_and_its_checks_hold(tmp_path):
         "--sizes 2000 --dim 16 --clusters 10 --queries 3 --depths 0,200 --timed-calls 5 --advance 100 "
         "--walk-depth 300 --recall-k 300 --drain-vectors 500 --plain-query-reps 1 --filtered-calls 2 "
         f"--baseline-queries 2 --baseline-pages 2 --no-celery --no-progress --cache-dir {tmp_path / 'cache'} "
+        "--sparse-vocab 2000 --sparse-queries 2 --sparse-depths 0,200 --sparse-timed-calls 3 "
         f"--output-dir {tmp_path}".split()
     )
     args.shared_database = False
@@ -105,3 +110,54 @@ def test_the_scale_bench_runs_and_its_checks_hold(tmp_path):
     assert again.report["main"]["cached"] and again.report["main"]["vectors_file"] == "cached"
     assert again.report["main"]["load"]["load_seconds"] == main["load"]["load_seconds"]  # kept from the load
     assert again.report["drain"]["cached"]
+
+    # SPARSE and HYBRID rows beside the dense ones: report only, every series measured.
+    sparse, hybrid = size["sparse"], size["hybrid"]
+    assert sparse["data"]["sparse"]["cached"] is False and hybrid["data"]["cached"] is False
+    assert hybrid["data"]["load"]["index_build_seconds"] >= 0 and sparse["data"]["sparse"]["load"]["vectors"] == 2000
+    assert min(sparse["matching_per_query"]) >= 1000  # broad queries, so the depths are reachable
+    for series in (sparse["series"]["sparse"], sparse["series"]["sparse_idf"], hybrid["series"]["hybrid"]):
+        assert [row["depth"] for row in series["rows"]] == [0, 200]
+        assert all(row["n"] == 2 * 3 and row["median_ms"] > 0 for row in series["rows"])
+        assert series["start"]["n"] == 2 * 2 and series["plain_query"]["full_pages"] == 2
+        assert series["duplicates_within_handles"] == 0 and series["short_pages"] == 0
+        assert series["capped"] is None
+    # An ordinary SPARSE query is exact: the COPY wrote the vectors and their GIN-indexed indices right.
+    assert sparse["series"]["sparse"]["plain_query"]["top10_vs_brute_force"]["min"] == 1.0
+    assert "sparse" in written["parameters"] and written["sizes"]["2000"]["sparse"]["series"]
+
+
+def test_the_scale_bench_copies_sparse_rows_as_the_service_writes_them(tmp_path):
+    """Each COPY-loaded SPARSE and HYBRID row holds what vectors_upsert would have written
+    for the same record (the sparsevec, the GIN-indexed non-zero indices, the embedding,
+    the metadata), and the namespace's counters are the service's."""
+    args = scale.parse_args(
+        f"--sizes 300 --dim 8 --clusters 4 --sparse-vocab 500 --sparse-queries 1 --no-progress --no-celery "
+        f"--copy-chunk 120 --cache-dir {tmp_path}".split()
+    )
+    args.shared_database = False
+    case, report = prepare_sparse(args, prepare_size(args, 300))
+    assert report["sparse"]["cached"] is False
+    for index in (case.sparse_index, case.hybrid_index):
+        namespace = Namespace.objects.get(index=index, name="")
+        assert namespace.vector_count == namespace.last_number == 300
+        reference = create_index(f"ref-{index.index_type.lower()}", 8, index.index_type)
+        vectors = prepare_size(args, 300).main
+        records = [
+            RecordInput(
+                id=f"v{i}",
+                vector=vectors.vectors[i].tolist() if index.has_dense else None,
+                sparse=case.rows.row(i),
+                metadata=metadata(i, vectors.labels[i]),
+            )
+            for i in range(300)
+        ]
+        vectors_upsert(index=reference, namespace="", records=records)
+        fields = ("key", "number", "embedding", "sparse", "sparse_indices", "metadata")
+        copied = list(Vector.objects.filter(index=index).order_by("number").values_list(*fields))
+        upserted = list(Vector.objects.filter(index=reference).order_by("number").values_list(*fields))
+        assert len(copied) == 300
+        assert [repr(row) for row in copied] == [repr(row) for row in upserted]
+    # Found again by fingerprint: nothing generated or loaded a second time.
+    again = prepare_sparse(args, prepare_size(args, 300))[1]
+    assert again["rows_file"] == "cached" and again["sparse"]["cached"] and again["hybrid"]["cached"]
