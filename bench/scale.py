@@ -130,7 +130,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="seconds: a series whose warm-up start takes longer times 1 query instead of --sparse-queries",
     )
     sparse.add_argument(
-        "--sparse-budget-minutes", type=float, default=60.0, help="per N, for loading and measuring the sparse rows"
+        "--sparse-budget-minutes", type=float, default=60.0, help="per N, for measuring the sparse rows (once loaded)"
     )
 
     out = parser.add_argument_group("output")

@@ -30,7 +30,7 @@ from bench.data import (
 from bench.scale_data import SizeData, load_or_find
 from bench.scenarios import measure_ours, measure_plain_query
 from bench.sparse import describe_rows, sparse_clients
-from bench.stats import Deadline, phase, reachable_depths
+from bench.stats import NO_DEADLINE, Deadline, phase, reachable_depths
 
 # Where each series' figures go in a size's JSON: size[section]["series"][key].
 SERIES = (("sparse", "sparse"), ("sparse", "sparse_idf"), ("hybrid", "hybrid"))
@@ -82,13 +82,12 @@ def prepare_sparse(args: argparse.Namespace, data: SizeData) -> tuple[SparseCase
 
 
 def measure_sparse_size(args: argparse.Namespace, data: SizeData, out: dict[str, Any]) -> None:
-    """Load (or find) this N's SPARSE and HYBRID indexes and measure each series, within
+    """Load (or find) this N's SPARSE and HYBRID indexes, then measure each series within
     --sparse-budget-minutes; figures go to out["sparse"] and out["hybrid"]."""
-    deadline = Deadline(args.sparse_budget_minutes * 60)
     sections: dict[str, dict[str, Any]] = {"sparse": {"series": {}}, "hybrid": {"fusion": "RRF", "series": {}}}
     out.update(sections)
     case = None
-    with phase(out["sparse"], "data", deadline) as skipped:
+    with phase(out["sparse"], "data", NO_DEADLINE) as skipped:
         if not skipped:
             print(f"sparse and hybrid data for N = {data.n:,}:", flush=True)
             case, report = prepare_sparse(args, data)
@@ -97,6 +96,7 @@ def measure_sparse_size(args: argparse.Namespace, data: SizeData, out: dict[str,
             out["hybrid"]["data"] = {**hybrid_load, "records": data.n, "sparse_rows": report["fingerprint"]}
     if case is None:
         return
+    deadline = Deadline(args.sparse_budget_minutes * 60)
     matches = [int(case.rows.scores(q.sparse, case.vocab)[1].sum()) for q in case.queries]
     out["sparse"].update(describe_rows(case), matching_per_query=matches)
     clients = sparse_clients(case)
