@@ -37,9 +37,10 @@ SPEC = QuerySpec(vector=[0.3] * DIM, top_k=10, include=Include(metadata=True))
 # buffer and recorded as handed out (one statement), progress saved: the same five
 # statements at any depth, plus the transaction's savepoint bookkeeping.
 NEXT_FROM_BUFFER = 7
-# Namespace; cap check (index lock, count) and insert; then, locked again, the first page
-# with its refill (delete consumed, scan, insert chunk), records, progress saved.
-START = 15
+# Namespace, the first scan, the records of its first page; then the cap check (index
+# lock, count), the handle inserted with its progress, and its buffer and first page
+# stored in one statement, plus the savepoint bookkeeping.
+START = 9
 # Namespace, candidates, records.
 QUERY = 3
 
