@@ -12,9 +12,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
+from prometheus_client.exposition import choose_encoder
 
 from search.errors import NotFound, ServiceError, TooManyActiveQueries
 from search.forms import HandleForm, SearchForm
+from search.metrics import scrape_allowed, scrape_registry
 from search.models import Index
 from search.services.page import (
     PAGE_MAX_IDLE,
@@ -44,6 +46,17 @@ def healthz(request: HttpRequest) -> JsonResponse:
     except DatabaseError as error:
         return JsonResponse({"status": "unavailable", "database": str(error).splitlines()[0][:200]}, status=503)
     return JsonResponse({"status": "ok", "database": "ok"})
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics, for a scrape with VECSITE_METRICS_TOKEN or from loopback; in the
+    OpenMetrics format when the scraper asks for it."""
+    if not scrape_allowed(request):
+        message = "Metrics need the VECSITE_METRICS_TOKEN bearer token, or a request from loopback."
+        return _error("forbidden", message, status=403)
+    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return HttpResponse(encoder(scrape_registry()), content_type=content_type)
 
 
 @require_GET

@@ -284,6 +284,12 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Metrics at /metrics (README: Metrics and logs): a scrape brings this as a bearer token,
+# or comes from loopback while VECSITE_METRICS_ALLOW_LOOPBACK is on (turn it off behind a
+# proxy on the same host, where every request comes from loopback).
+VECSITE_METRICS_TOKEN = env_str("VECSITE_METRICS_TOKEN")
+VECSITE_METRICS_ALLOW_LOOPBACK = env_bool("VECSITE_METRICS_ALLOW_LOOPBACK", True)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

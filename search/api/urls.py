@@ -30,6 +30,8 @@ WITHOUT_NAMESPACE = {
     "rename-namespace": views.RenameNamespaceView,
 }
 
+IN_NAMESPACE = "-in-namespace"
+
 urlpatterns = [
     *(re_path(rf"^{command}$", view.as_view(), name=command) for command, view in WITHOUT_NAMESPACE.items()),
     *(re_path(rf"^{command}$", view.as_view(), name=command) for command, view in WITH_NAMESPACE.items()),
@@ -37,7 +39,7 @@ urlpatterns = [
     # /upsert/{namespace} next to /upsert, each with the parameters it really has.
     *(
         # [\s\S], not ".": a namespace with a newline reaches the view, which names the field.
-        re_path(rf"^{command}/(?P<namespace>[\s\S]+)$", view.as_view(), name=f"{command}-in-namespace")
+        re_path(rf"^{command}/(?P<namespace>[\s\S]+)$", view.as_view(), name=f"{command}{IN_NAMESPACE}")
         for command, view in WITH_NAMESPACE.items()
     ),
 ]

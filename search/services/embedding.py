@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Sequence
 
 from search.embedding import EmbeddingModel, ModelUnavailableError, bm25, get_model, get_spec
 from search.errors import InvalidInput, SemanticError, Unavailable
+from search.metrics import EMBEDDED_TEXTS, EMBEDDING_SECONDS
 from search.models import Index, IndexType, QueryMode
 from search.services.records import SparseValue
 from search.services.specs import QuerySpec
@@ -48,13 +50,25 @@ def dense_model(index: Index) -> EmbeddingModel:
 
 def embed_dense(index: Index, texts: Sequence[str]) -> list[list[float]]:
     """Texts to store."""
-    return [row.tolist() for row in dense_model(index).embed_documents(list(texts))]
+    model = dense_model(index)
+    started = time.perf_counter()
+    rows = model.embed_documents(list(texts))
+    _count_embedding(index.embedding_model, "document", len(texts), time.perf_counter() - started)
+    return [row.tolist() for row in rows]
 
 
 def embed_dense_query(index: Index, text: str) -> list[float]:
     """A text to search with: the model's query prompt (BGE's instruction), if any, goes first."""
-    vector: list[float] = dense_model(index).embed_queries([text])[0].tolist()
+    model = dense_model(index)
+    started = time.perf_counter()
+    vector: list[float] = model.embed_queries([text])[0].tolist()
+    _count_embedding(index.embedding_model, "query", 1, time.perf_counter() - started)
     return vector
+
+
+def _count_embedding(model: str, purpose: str, texts: int, seconds: float) -> None:
+    EMBEDDED_TEXTS.labels(model, purpose).inc(texts)
+    EMBEDDING_SECONDS.labels(model, purpose).inc(seconds)
 
 
 def embed_documents(index: Index, texts: Sequence[str]) -> list[tuple[list[float] | None, SparseValue | None]]:

@@ -27,6 +27,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef
 
 from search.filtering import CompiledFilter
+from search.metrics import REFILLS
 from search.models import Candidate, Component, Fusion, HandedOut, Namespace, ResumableQuery, Vector, Weighting
 from search.progress import Phase, Progress, SideProgress
 from search.services import sparse as sparse_codec
@@ -269,10 +270,12 @@ def refill_now(query: ResumableQuery, plan: SearchPlan, component: Component, si
         return False
     started = time.perf_counter()
     merge(query, fetch(plan, refill, query.pk))
+    seconds = time.perf_counter() - started
+    REFILLS.labels("inline").observe(seconds)
     logger.info(
         "resumable query %s waited %.0f ms for a refill (%s, %s rows)",
         query.pk,
-        (time.perf_counter() - started) * 1000,
+        seconds * 1000,
         refill.phase,
         refill.size,
     )
@@ -329,13 +332,15 @@ def resumable_refill(*, handle: uuid.UUID, component: Component) -> int:
         advance(locked, fetched, added)
         locked.progress.side(component).refill_requested = None
         locked.save(update_fields=["progress"])
+    seconds = time.perf_counter() - started
+    REFILLS.labels("background").observe(seconds)
     logger.info(
         "refilled resumable query %s in the background: %s %s rows, %d new, %.0f ms",
         handle,
         refill.phase,
         refill.size,
         added,
-        (time.perf_counter() - started) * 1000,
+        seconds * 1000,
     )
     return added
 

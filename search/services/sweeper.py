@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from search.metrics import SWEEPS, SWEPT
 from search.models import ResumableQuery, SweepRun
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ def sweep_expired_resumable_queries(*, trigger: str = "beat", batch_size: int | 
                 break
             ResumableQuery.objects.filter(pk__in=batch).delete()
             expired += len(batch)
+    SWEEPS.labels(trigger).inc()
+    SWEPT.inc(expired)
     run = SweepRun.objects.create(
         started_at=started, finished_at=timezone.now(), expired_count=expired, trigger=trigger
     )

@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 from celery import current_app
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from search.models import Index, ResumableQuery
 from search.progress import Phase
@@ -67,6 +69,7 @@ def test_it_refills_a_handle_in_the_background(
         "VECSITE_VAR_DIR": str(tmp_path),
         "VECSITE_EXACT_SEARCH_MAX_VECTORS": "100",
         "VECSITE_RESUMABLE_ANN_MAX_FRACTION": "1.0",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
     }
     worker = start(celery("worker", "--concurrency", "1", "--pool", "solo"), env, tmp_path / "worker.log")
     with running(worker):
@@ -81,6 +84,12 @@ def test_it_refills_a_handle_in_the_background(
         log = (tmp_path / "worker.log").read_text()
         assert scanned(handle) >= 2_000, log[-3000:]
         assert "refilled resumable query" in log
+        # The worker's metrics, as a scrape adds them up (multi-process mode).
+        refills = CollectorRegistry()
+        MultiProcessCollector(refills, path=str(tmp_path))
+        assert (
+            refills.get_sample_value("vecsite_resumable_refill_duration_seconds_count", {"trigger": "background"}) or 0
+        ) >= 1
         assert ResumableQuery.objects.get(uuid=handle).progress.dense.phase == Phase.ANN
         # The client comes back: its pages come from the buffer, no scan in its calls.
         for _ in range(20):

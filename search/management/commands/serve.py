@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -80,6 +82,7 @@ class Command(BaseCommand):
         # Each web and worker process embeds text on one core: with several processes on
         # a small machine, OpenBLAS threads only fight each other (measured 5x slower).
         env.setdefault("OPENBLAS_NUM_THREADS", "1")
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir(env))
         processes = {name: subprocess.Popen(argv, env=env) for name, argv in commands.items()}  # noqa: S603 - our own argv
         self.stdout.write(self.style.SUCCESS(f"vecsite is serving on http://{options['host']}:{options['port']}/"))
         self.stdout.write(
@@ -112,3 +115,14 @@ class Command(BaseCommand):
                 except subprocess.TimeoutExpired:
                     process.kill()
             self.stdout.write("stopped")
+
+
+def metrics_dir(env: dict[str, str]) -> Path:
+    """Where the web and Celery processes write their metrics for /metrics to add up
+    (prometheus-client's multi-process mode): $PROMETHEUS_MULTIPROC_DIR, else
+    var/prometheus. Emptied at every start, as the library requires: the counts of
+    processes gone would otherwise be added to the new ones'."""
+    folder = Path(env.get("PROMETHEUS_MULTIPROC_DIR") or settings.VAR_DIR / "prometheus")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
