@@ -1,6 +1,7 @@
-"""Data model: indexes, their namespaces and vectors, and resumable query handles."""
+"""Data model: indexes, their namespaces and vectors, resumable query handles and bulk imports."""
 
 from search.models.choices import Component, Fusion, IndexType, PartsUse, QueryMode, Similarity, Weighting
+from search.models.imports import ImportJob, ImportJobQuerySet
 from search.models.indexes import (
     FLOAT32_ZERO_BELOW,
     HNSW_HALFVEC_MAX_DIM,
@@ -31,6 +32,8 @@ __all__ = [
     "Component",
     "Fusion",
     "HandedOut",
+    "ImportJob",
+    "ImportJobQuerySet",
     "Index",
     "IndexQuerySet",
     "IndexType",

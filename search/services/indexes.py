@@ -127,19 +127,49 @@ def _dimension_for_models(spec: IndexSpec) -> int | None:
 
 
 def _create_hnsw_index(index: Index) -> None:
+    with connection.cursor() as cursor:
+        _fire_deferred_constraints(cursor)
+        cursor.execute(_hnsw_index_sql(index))
+
+
+def _hnsw_index_sql(index: Index) -> str:
     assert index.dimension is not None and index.pk is not None
     vector_type = index.ann_vector_type
     opclass = f"{vector_type}_{_OPCLASS_SUFFIX[Similarity(index.similarity)]}"
     # Identifiers and numbers here are ours (a primary key and a validated dimension),
     # never client text. One partial index per index lets dimensions differ per index.
+    return (
+        f"CREATE INDEX {index.hnsw_index_name} ON search_vector USING hnsw "
+        f"((embedding::{vector_type}({int(index.dimension)})) {opclass}) "
+        f"WITH (m = {int(settings.VECSITE_HNSW_M)}, ef_construction = {int(settings.VECSITE_HNSW_EF_CONSTRUCTION)}) "
+        f"WHERE index_id = {int(index.pk)}"
+    )
+
+
+def hnsw_index_drop(index: Index) -> str:
+    """Drop the index's HNSW index (before a bulk load). Returns what to build again: its
+    definition as Postgres states it, so the same index comes back whatever the settings
+    say now (or the settings' one, if it had none)."""
     with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s", [index.hnsw_index_name])
+        row = cursor.fetchone()
+        if row is None:
+            return _hnsw_index_sql(index)
         _fire_deferred_constraints(cursor)
-        cursor.execute(
-            f"CREATE INDEX {index.hnsw_index_name} ON search_vector USING hnsw "
-            f"((embedding::{vector_type}({int(index.dimension)})) {opclass}) "
-            f"WITH (m = {int(settings.VECSITE_HNSW_M)}, ef_construction = {int(settings.VECSITE_HNSW_EF_CONSTRUCTION)}) "
-            f"WHERE index_id = {int(index.pk)}"
-        )
+        cursor.execute(f"DROP INDEX IF EXISTS {index.hnsw_index_name}")
+    return str(row[0])
+
+
+def hnsw_index_build(index: Index, definition: str, *, maintenance_work_mem: str) -> None:
+    """Build the HNSW index from a definition `hnsw_index_drop` returned, with memory
+    enough to build the graph in memory (pgvector's fast path: past the limit it goes on
+    much slower, page by page)."""
+    if not definition.startswith(f"CREATE INDEX {index.hnsw_index_name} ON "):
+        raise ValueError(f"not the definition of {index.hnsw_index_name}: {definition[:80]!r}")
+    with transaction.atomic(), connection.cursor() as cursor:
+        _fire_deferred_constraints(cursor)
+        cursor.execute("SELECT set_config('maintenance_work_mem', %s, true)", [maintenance_work_mem])
+        cursor.execute(definition)  # read back from pg_indexes: Postgres' own text of our DDL
 
 
 def _fire_deferred_constraints(cursor: CursorWrapper) -> None:
