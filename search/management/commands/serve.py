@@ -27,7 +27,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--port", type=int, default=int(os.environ.get("PORT", 8000)), help="Port (default $PORT or 8000)."
         )
-        parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2).")
+        parser.add_argument(
+            "--workers", type=int, help="gunicorn worker processes (default $VECSITE_WEB_WORKERS or 2)."
+        )
+        parser.add_argument(
+            "--threads", type=int, help="Threads per gunicorn worker (default $VECSITE_WEB_THREADS or 8)."
+        )
         parser.add_argument("--no-celery", action="store_true", help="Serve the site only.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -41,15 +46,15 @@ class Command(BaseCommand):
                 python,
                 "-m",
                 "gunicorn",
+                "--config",
+                "python:vecsite.gunicorn_config",
                 "vecsite.wsgi:application",
                 "--bind",
                 f"{options['host']}:{options['port']}",
-                "--workers",
-                str(options["workers"]),
                 "--access-logfile",
                 "-",
-                "--graceful-timeout",
-                "5",
+                *(["--workers", str(options["workers"])] if options["workers"] else []),
+                *(["--threads", str(options["threads"])] if options["threads"] else []),
             ],
         }
         if not options["no_celery"]:
