@@ -19,7 +19,7 @@ JS_STAMP := tests/js/node_modules/.package-lock.json
 UV_COMPILE := $(abspath $(BIN))/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock"
 
-.PHONY: install install-dev install-js run test test-fast lint typecheck format bench bench-scale migrations-check clean-db lock
+.PHONY: install install-dev install-js run test test-fast lint typecheck format bench bench-scale loadtest migrations-check clean-db lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,12 @@ bench: install-dev
 bench-scale: install-dev
 	$(PIP) install --quiet --require-hashes -r bench/requirements.txt
 	$(BIN)/python -m bench.scale $(SCALE_ARGS)
+
+# The load and fault suite (bench/loadtest.py): 32 clients, 60 s a phase, then a web worker
+# killed, the Celery worker restarted, the database stopped; e.g. LOADTEST_ARGS="--clients 8 --seconds 20"
+loadtest: install-dev
+	$(PIP) install --quiet --require-hashes -r bench/requirements.txt
+	$(BIN)/python -m bench.loadtest $(LOADTEST_ARGS)
 
 migrations-check: install
 	$(BIN)/python manage.py makemigrations --check --dry-run

@@ -129,17 +129,16 @@ class Client:
         raise RuntimeError
 
     async def run(self) -> None:
+        """Upsert, query, drain, in turn; client n starts at the n-th, so that even a few
+        clients for a few seconds do all three."""
+        actions = (self.upsert, self.query, self.drain)
+        turn = self.number
         while not self.shared.stopping:
-            choice = self.rng.random()
             try:
-                if choice < 0.35:
-                    await self.upsert()
-                elif choice < 0.75:
-                    await self.query()
-                else:
-                    await self.drain()
+                await actions[turn % len(actions)]()
             except (Interrupted, RuntimeError):
                 await asyncio.sleep(0.05)
+            turn += 1
 
     async def upsert(self) -> None:
         self.seq += 1

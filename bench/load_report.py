@@ -41,13 +41,17 @@ def phase_summary(samples: list[Sample], seconds: float) -> dict[str, Any]:
     }
 
 
-def recovery(samples: list[Sample], back_at: float) -> dict[str, Any]:
-    """After the fault ended at `back_at`: how long until the first success, and until the
-    last failure (from then on every request succeeded)."""
+def recovery(samples: list[Sample], fault_at: float, back_at: float) -> dict[str, Any]:
+    """What was served between the fault (`fault_at`) and its end (`back_at`), and after
+    the end: how long until the first success, and until the last failure (from then on
+    every request succeeded)."""
+    during = [s for s in samples if fault_at <= s.at + s.ms / 1000 <= back_at]
     after = sorted((s for s in samples if s.at + s.ms / 1000 >= back_at), key=lambda s: s.at)
     first_ok = next((s for s in after if s.status == 200), None)
     failures = [s for s in after if s.status != 200]
     return {
+        "ok_while_down": sum(1 for s in during if s.status == 200),
+        "failed_while_down": sum(1 for s in during if s.status != 200),
         "first_success_after_s": round(first_ok.at + first_ok.ms / 1000 - back_at, 3) if first_ok else None,
         "last_failure_after_s": round(max(s.at + s.ms / 1000 for s in failures) - back_at, 3) if failures else 0.0,
         "failures_after": len(failures),

@@ -34,11 +34,7 @@ from bench.load_report import phase_summary, plot, recovery
 from bench.load_servers import CeleryWorker, Gunicorn, WebConfig, child_env
 
 DIMENSION = 32
-STATIC_VECTORS = 1_000
 LIVE_SEED_VECTORS = 1_000
-# Namespaces above this many vectors use HNSW, so drains go through the index, its exact
-# phase and the Celery worker's background refills, as large namespaces do.
-EXACT_SEARCH_MAX_VECTORS = 500
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -58,6 +54,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="",
         help="also run the undisturbed phase with each of these gunicorn configurations, comma-separated "
         "(e.g. sync:2,sync:4,gthread:2x8), and report them side by side",
+    )
+    parser.add_argument(
+        "--static-vectors", type=int, default=1000, help="vectors in the namespace the drains read (default 1000)"
     )
     parser.add_argument("--page", type=int, default=50, help="topK and additionalK of the drains (default 50)")
     parser.add_argument("--db-outage", type=float, default=5.0, help="seconds the database stays down (default 5)")
@@ -84,7 +83,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def seed_index(name: str, rng: np.random.Generator) -> tuple[Any, str, frozenset[str]]:
+def exact_search_max(args: argparse.Namespace) -> int:
+    """Half the drained namespace: above it namespaces use HNSW, so drains go through the
+    index, its exact phase and the Celery worker's background refills, as large ones do."""
+    return args.static_vectors // 2
+
+
+def seed_index(name: str, static_vectors: int, rng: np.random.Generator) -> tuple[Any, str, frozenset[str]]:
     """A throwaway index: a static namespace the drains read (never written during the run)
     and a live one the upserts write to."""
     from search.services.indexes import IndexSpec, index_create
@@ -93,7 +98,7 @@ def seed_index(name: str, rng: np.random.Generator) -> tuple[Any, str, frozenset
 
     credentials = index_create(IndexSpec(name=name, dimension=DIMENSION, similarity="COSINE"))
     index = credentials.index
-    static = [f"s{i}" for i in range(STATIC_VECTORS)]
+    static = [f"s{i}" for i in range(static_vectors)]
     for namespace, ids in (("static", static), ("live", [f"seed{i}" for i in range(LIVE_SEED_VECTORS)])):
         vectors = rng.normal(size=(len(ids), DIMENSION))
         records = [RecordInput(id=i, vector=v.tolist()) for i, v in zip(ids, vectors, strict=True)]
@@ -116,7 +121,7 @@ async def run_phase(
     samples = shared.samples[first:]
     summary = phase_summary(samples, shared.now() - started_at)
     if fault_report.get("back_at") is not None:
-        fault_report["recovery"] = recovery(samples, fault_report["back_at"])
+        fault_report["recovery"] = recovery(samples, fault_report["events"][0]["at"], fault_report["back_at"])
         fault_report["back_at"] = round(fault_report["back_at"], 3)
     return {"started_at": round(started_at, 3), **summary, **({"fault": fault_report} if fault else {})}
 
@@ -165,8 +170,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     run_dir = args.run_dir.resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     name = f"loadtest-{os.getpid()}"
-    index, token, static_ids = seed_index(name, np.random.default_rng(args.seed))
-    extra = {"VECSITE_EXACT_SEARCH_MAX_VECTORS": str(EXACT_SEARCH_MAX_VECTORS)}
+    index, token, static_ids = seed_index(name, args.static_vectors, np.random.default_rng(args.seed))
+    extra = {"VECSITE_EXACT_SEARCH_MAX_VECTORS": str(exact_search_max(args))}
     env = child_env(database_url(), "filesystem://localhost/", run_dir, extra)
     report: dict[str, Any] = {"phases": {}, "compare": {}}
     celery = CeleryWorker(env, run_dir / "celery.log")
@@ -221,8 +226,8 @@ def parameters(args: argparse.Namespace) -> dict[str, Any]:
         "recovery_grace_s": args.recovery_grace,
         "page": args.page,
         "dimension": DIMENSION,
-        "static_vectors": STATIC_VECTORS,
-        "exact_search_max_vectors": EXACT_SEARCH_MAX_VECTORS,
+        "static_vectors": args.static_vectors,
+        "exact_search_max_vectors": exact_search_max(args),
         "seed": args.seed,
     }
 
@@ -233,9 +238,14 @@ def passed(report: dict[str, Any]) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    database = setup_django(args.run_dir / "pgdata", force_pgdata=True)
+    return 0 if run_and_report(args, database)["passed"] else 1
+
+
+def run_and_report(args: argparse.Namespace, database: dict[str, Any]) -> dict[str, Any]:
+    """Run the suite; write loadtest.json (and the plot) to the output folder; return it."""
     args.output_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    database = setup_django(args.run_dir / "pgdata", force_pgdata=True)
     report = run(args)
     report = {
         "parameters": parameters(args),
@@ -248,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     path = args.output_dir / "loadtest.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     print_summary(report, path)
-    return 0 if report["passed"] else 1
+    return report
 
 
 def print_summary(report: dict[str, Any], path: Path) -> None:
