@@ -30,7 +30,12 @@ class BadRecord(Exception):
 def is_text_item(index: Index, item: dict[str, Any]) -> bool:
     """An item with `data` and no vector parts, for an index with a model: what the API
     takes on `upsert-data` (embedded), where `upsert` would store the text beside vectors."""
-    return index.has_models and item.get("data") is not None and not item.keys() & {"vector", "sparseVector"}
+    return (
+        index.has_models
+        and item.get("data") is not None
+        and item.get("vector") is None
+        and item.get("sparseVector") is None
+    )
 
 
 def validate_batch(index: Index, raw: Sequence[RawItem]) -> list[RecordInput]:
