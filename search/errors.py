@@ -52,6 +52,10 @@ class TooManyActiveQueries(ServiceError):
     status = 429
 
 
+class TooManyOwnQueries(TooManyActiveQueries):
+    """This client's share of the active queries is full, though others may start more."""
+
+
 class Unavailable(ServiceError):
     """Something the server needs is missing (an index's embedding model): not the client's fault."""
 

@@ -15,6 +15,7 @@ from search.api.auth import IndexAccess
 from search.api.errors import envelope_response, is_api
 from search.api.urls import IN_NAMESPACE, WITH_NAMESPACE, WITHOUT_NAMESPACE
 from search.metrics import API_LATENCY, API_REQUESTS
+from search.outages import database_failure, outage_response
 
 api_logger = logging.getLogger("vecsite.api")
 API_COMMANDS = {*WITHOUT_NAMESPACE, *WITH_NAMESPACE, *(f"{name}{IN_NAMESPACE}" for name in WITH_NAMESPACE)}
@@ -93,3 +94,19 @@ def api_route(request: HttpRequest) -> tuple[str, str | None]:
     name = str(match.url_name).removesuffix(IN_NAMESPACE)
     namespace = match.kwargs.get("namespace", "") if name in WITH_NAMESPACE else None
     return name, namespace
+
+
+class DatabaseOutageMiddleware:
+    """A view that fails for want of the database (down, unreachable, or a statement past
+    the timeout) answers 503 with Retry-After, never a traceback, with DEBUG on too
+    (docs/api.md#outages). The API's views answer it themselves (search/api/errors.py)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        message = database_failure(exception)
+        return outage_response(request, message) if message is not None else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from django.contrib.sessions.backends.base import SessionBase
@@ -14,10 +15,11 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 from prometheus_client.exposition import choose_encoder
 
-from search.errors import NotFound, ServiceError, TooManyActiveQueries
+from search.errors import NotFound, ServiceError, TooManyActiveQueries, TooManyOwnQueries
 from search.forms import HandleForm, SearchForm
 from search.metrics import scrape_allowed, scrape_registry
 from search.models import Index
+from search.outages import DATABASE_UNAVAILABLE, outage_response
 from search.services.page import (
     PAGE_MAX_IDLE,
     PAGE_SIZE,
@@ -26,6 +28,10 @@ from search.services.page import (
     page_search_next,
     page_search_start,
 )
+from search.services.shares import page_holder
+from search.throttling import client_address, page_rate_limited
+
+logger = logging.getLogger(__name__)
 
 EXPIRED_MESSAGE = (
     f"This search has expired: it was not used for {PAGE_MAX_IDLE // 60} minutes, so the server let it go. "
@@ -38,13 +44,15 @@ SESSION_KEY = "search_page_handles"
 SESSION_MAX_HANDLES = 5
 
 
-def healthz(request: HttpRequest) -> JsonResponse:
-    """200 once the database answers, 503 otherwise."""
+def healthz(request: HttpRequest) -> HttpResponse:
+    """200 once the database answers; 503 `database unavailable` otherwise (what failed is
+    logged, not shown: it names the server's address or socket)."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     except DatabaseError as error:
-        return JsonResponse({"status": "unavailable", "database": str(error).splitlines()[0][:200]}, status=503)
+        logger.warning("health check: %s", error)
+        return outage_response(request, DATABASE_UNAVAILABLE)
     return JsonResponse({"status": "ok", "database": "ok"})
 
 
@@ -70,13 +78,19 @@ def search_page(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def search_start(request: HttpRequest) -> JsonResponse:
+@page_rate_limited
+def search_start(request: HttpRequest) -> HttpResponse:
     form = SearchForm(request.POST)
     if not form.is_valid():
         return _form_errors(form)
     try:
         index = page_index()
-        batch = page_search_start(index=index, text=form.cleaned_data["q"], filter=form.cleaned_data["filter"])
+        batch = page_search_start(
+            index=index,
+            text=form.cleaned_data["q"],
+            filter=form.cleaned_data["filter"],
+            holder=page_holder(address=client_address(request)),
+        )
     except ServiceError as error:
         return _service_error(error)
     if batch.handle is not None and not batch.done:
@@ -85,7 +99,8 @@ def search_start(request: HttpRequest) -> JsonResponse:
 
 
 @require_POST
-def search_next(request: HttpRequest) -> JsonResponse:
+@page_rate_limited
+def search_next(request: HttpRequest) -> HttpResponse:
     form = HandleForm(request.POST)
     if not form.is_valid():
         return _form_errors(form)
@@ -107,6 +122,7 @@ def search_next(request: HttpRequest) -> JsonResponse:
 
 
 @require_POST
+@page_rate_limited
 def search_end(request: HttpRequest) -> HttpResponse:
     """Stop a search: the page calls it (as a beacon) when its visitor leaves."""
     form = HandleForm(request.POST)
@@ -133,6 +149,10 @@ def _form_errors(form: Form) -> JsonResponse:
 
 
 def _service_error(error: ServiceError) -> JsonResponse:
+    if isinstance(error, TooManyOwnQueries):
+        return _error(
+            "busy", "You have too many searches open. Close some tabs, or try again in a few minutes.", status=429
+        )
     if isinstance(error, TooManyActiveQueries):
         return _error("busy", "Too many searches are open on the server right now. Try again in a minute.", status=429)
     # What is left is about the page's index (missing, or without a model): the server's

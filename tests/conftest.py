@@ -57,6 +57,13 @@ def _refills_in_the_request(settings) -> None:
     settings.VECSITE_RESUMABLE_BACKGROUND_REFILL = False
 
 
+@pytest.fixture(autouse=True)
+def _no_page_rate_limit(settings) -> None:
+    # Its counts live in a cache table that no test's flush empties, so tests from one
+    # address would share them; tests/page/test_fair_shares.py turns it on.
+    settings.VECSITE_PAGE_RATE = ""
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _no_nagle_on_the_live_server() -> Iterator[None]:
     # The live server writes headers and body separately; with Nagle on, each response

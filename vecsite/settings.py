@@ -7,6 +7,7 @@ CELERY_BROKER_URL means a broker on the local filesystem that needs no server.
 from __future__ import annotations
 
 import os
+import re
 
 import dj_database_url
 import django_stubs_ext
@@ -98,6 +99,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost: it sees every answer, also those other middleware made (docs/api.md#error-envelope).
     "search.middleware.ApiErrorEnvelopeMiddleware",
+    "search.middleware.DatabaseOutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "search.middleware.ApiCorsMiddleware",
@@ -187,6 +189,10 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "search.api.errors.upstash_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+    # Proxies in front of the server that append to X-Forwarded-For: a client's address (the
+    # page's rate limit and fair shares) is the one they saw; with 0 it is the connection's,
+    # and a client's own X-Forwarded-For counts for nothing.
+    "NUM_PROXIES": env_int("VECSITE_TRUSTED_PROXIES", 0),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -254,6 +260,39 @@ VECSITE_RESUMABLE_ANN_MAX_FRACTION = env_float("VECSITE_RESUMABLE_ANN_MAX_FRACTI
 # Hardening (docs/api.md#limits): how deep metadata may nest; deeper is a 400 before
 # anything recursive (JSON encoding, the database driver) sees it.
 VECSITE_MAX_METADATA_DEPTH = env_int("VECSITE_MAX_METADATA_DEPTH", 64, minimum=1)
+
+# Outages (docs/api.md#outages). A database that has not answered a connection within
+# VECSITE_DB_CONNECT_TIMEOUT seconds counts as down; the web processes' statements are
+# cancelled after VECSITE_DB_STATEMENT_TIMEOUT seconds (0: never; commands and Celery
+# tasks are not limited). Either answers 503 with Retry-After: VECSITE_RETRY_AFTER.
+VECSITE_DB_CONNECT_TIMEOUT = env_int("VECSITE_DB_CONNECT_TIMEOUT", 5, minimum=1)
+VECSITE_DB_STATEMENT_TIMEOUT = env_float("VECSITE_DB_STATEMENT_TIMEOUT", 20.0)
+VECSITE_RETRY_AFTER = env_int("VECSITE_RETRY_AFTER", 5, minimum=1)
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", VECSITE_DB_CONNECT_TIMEOUT)
+# A work budget (docs/api.md#limits): the results one query request may ask for (topK
+# added up over a batch), and the bytes one answer may hold.
+VECSITE_MAX_QUERY_RESULTS = env_int("VECSITE_MAX_QUERY_RESULTS", 10_000, minimum=1)
+VECSITE_MAX_RESPONSE_BYTES = env_int("VECSITE_MAX_RESPONSE_BYTES", 64 * 1024 * 1024, minimum=1024)
+
+# Fair shares (docs/api.md#fair-shares). One token may hold at most this share of its
+# index's active resumable queries; the search page's handles are capped apart, in all and
+# per client address; the page's /search/* endpoints take at most VECSITE_PAGE_RATE
+# requests per client address ("N/s", "N/min", "N/hour"; empty: no limit), counted in the
+# shared cache (a database table, so every web process counts together).
+VECSITE_RESUMABLE_TOKEN_SHARE = env_float("VECSITE_RESUMABLE_TOKEN_SHARE", 0.8, minimum=0.0)
+VECSITE_PAGE_MAX_ACTIVE = env_int("VECSITE_PAGE_MAX_ACTIVE", 100, minimum=1)
+VECSITE_PAGE_MAX_ACTIVE_PER_ADDRESS = env_int("VECSITE_PAGE_MAX_ACTIVE_PER_ADDRESS", 20, minimum=1)
+VECSITE_PAGE_RATE = env_str("VECSITE_PAGE_RATE", "60/min")
+if VECSITE_PAGE_RATE and not re.fullmatch(r"[0-9]+/(s|sec|second|m|min|minute|h|hour|d|day)", VECSITE_PAGE_RATE):
+    raise ImproperlyConfigured(f"VECSITE_PAGE_RATE must be like 60/min (or empty), got {VECSITE_PAGE_RATE!r}")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "shared": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "vecsite_cache",  # made by migration search.0009
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
+    },
+}
 
 # Celery: an embedded filesystem broker by default, so `make run` needs no broker server.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://localhost/")

@@ -47,6 +47,7 @@ class QueryStateFilter(admin.SimpleListFilter):
 QUERY_FIELDS = (
     "uuid",
     "index",
+    "holder",
     "namespace_name",
     "kind",
     "query_text",

@@ -43,6 +43,11 @@ def first_error(detail: Any, path: str = "") -> str:
 
 
 def upstash_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    from search.outages import database_failure, retry_after  # it answers with this module's envelope
+
+    outage = database_failure(exc)
+    if outage is not None:
+        return Response(error_body(outage, 503), status=503, headers=retry_after())
     if isinstance(exc, ServiceError):
         return Response(error_body(str(exc), exc.status), status=exc.status)
     if isinstance(exc, RequestDataTooBig):

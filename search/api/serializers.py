@@ -122,9 +122,13 @@ class QueryDataSerializer(QueryOptionsSerializer):
 
 
 class MaxIdleMixin(serializers.Serializer[Any]):
-    maxIdle = StrictIntegerField(
-        required=False, allow_null=True, min_value=1, max_value=settings.VECSITE_RESUMABLE_MAX_MAX_IDLE
-    )
+    maxIdle = StrictIntegerField(required=False, allow_null=True, min_value=1)
+
+    def validate_maxIdle(self, value: int | None) -> int | None:
+        ceiling = settings.VECSITE_RESUMABLE_MAX_MAX_IDLE  # read per request: a setting, not a constant
+        if value is not None and value > ceiling:
+            raise serializers.ValidationError(f"Ensure this value is less than or equal to {ceiling}.")
+        return value
 
 
 class ResumableQuerySerializer(MaxIdleMixin, QuerySerializer):

@@ -23,9 +23,11 @@ from search.services import namespaces as namespace_service
 from search.services import query as query_service
 from search.services import resumable as resumable_service
 from search.services import vectors as vector_service
+from search.services.budget import answer_size_check, query_budget_check
 from search.services.empty_handles import empty_handle_is, empty_handle_new
 from search.services.random_records import vectors_random
 from search.services.records import Include, StoredRecord
+from search.services.shares import token_holder
 from search.services.specs import QuerySpec, ResumableBatch
 
 NAMESPACE_PARAMETER = OpenApiParameter(
@@ -127,10 +129,14 @@ class IndexView(APIView):
         return self.post(request, *args, **kwargs)
 
     @property
-    def index(self) -> Index:
+    def access(self) -> IndexAccess:
         access = self.request.auth
         assert isinstance(access, IndexAccess)  # HasIndexToken let the request through
-        return access.index
+        return access
+
+    @property
+    def index(self) -> Index:
+        return self.access.index
 
     def namespace(self) -> str:
         return namespace_service.validate_namespace_name(self.kwargs.get("namespace") or "")
@@ -184,10 +190,12 @@ def batch_result(results: list[list[StoredRecord]], specs: list[QuerySpec]) -> l
 
 def run_queries(view: IndexView, serializer_class: type[serializers.Serializer[Any]]) -> Response:
     specs, batch = view.query_specs(serializer_class)
+    query_budget_check(index=view.index, specs=specs)
     if batch:
         results = query_service.query_batch(index=view.index, specs=specs)
     else:
         results = [query_service.query(index=view.index, spec=specs[0])]
+    answer_size_check(record for records in results for record in records)
     return ok(batch_result(results, specs))
 
 
@@ -213,8 +221,10 @@ class QueryDataView(IndexView):
 
 def start_resumable(view: IndexView, serializer_class: type[serializers.Serializer[Any]]) -> Response:
     data = validated(serializer_class, view.request.data).validated_data
+    spec = s.query_spec(data, namespace=view.namespace())
+    query_budget_check(index=view.index, specs=[spec])
     batch = resumable_service.resumable_query_start(
-        index=view.index, spec=s.query_spec(data, namespace=view.namespace()), max_idle=data.get("maxIdle")
+        index=view.index, spec=spec, max_idle=data.get("maxIdle"), holder=token_holder(readonly=view.access.readonly)
     )
     # A missing namespace starts no query; its handle is an empty one both SDKs can use.
     handle = batch.handle or empty_handle_new(index=view.index)
@@ -291,6 +301,7 @@ class FetchView(IndexView):
             prefix=data.get("prefix"),
             include=include,
         )
+        answer_size_check(records)
         return ok([wire(record, include) if record is not None else None for record in records])
 
 
@@ -334,6 +345,7 @@ class RangeView(IndexView):
             prefix=data.get("prefix") or "",
             include=include,
         )
+        answer_size_check(records)
         return ok({"nextCursor": next_cursor, "vectors": [wire(record, include) for record in records]})
 
 

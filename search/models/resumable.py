@@ -53,6 +53,13 @@ class ResumableQuery(models.Model):
     expires_at = models.DateTimeField(db_index=True)
     returned_count = models.PositiveIntegerField(default=0, help_text="Results handed out so far.")
     progress = ProgressField(help_text="How far each side's candidate buffer has got.")
+    # Fair shares (search/services/shares.py): each kind of holder is capped apart.
+    holder = models.CharField(
+        max_length=32,
+        default="token:rw",
+        help_text="Who started it: the index's read-write token (token:rw), its read-only token (token:ro), "
+        "or a search page visitor (page: and a digest of their address).",
+    )
 
     objects = ResumableQueryQuerySet.as_manager()
 

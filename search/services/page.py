@@ -13,6 +13,7 @@ from search.models import Index
 from search.services.demo import DEMO_EMBEDDING_MODEL, DEMO_INDEX_NAME, DEMO_NAMESPACE
 from search.services.records import Include, StoredRecord
 from search.services.resumable import resumable_query_end, resumable_query_next, resumable_query_start
+from search.services.shares import Holder
 from search.services.specs import QuerySpec, ResumableBatch
 
 PAGE_SIZE = 10
@@ -74,12 +75,15 @@ def page_index() -> Index:
     return index
 
 
-def page_search_start(*, index: Index, text: str, filter: CompiledFilter | None, size: int = PAGE_SIZE) -> PageBatch:
-    """Start a resumable query for the text (embedded by the index's model); its first batch."""
+def page_search_start(
+    *, index: Index, text: str, filter: CompiledFilter | None, holder: Holder, size: int = PAGE_SIZE
+) -> PageBatch:
+    """Start a resumable query for the text (embedded by the index's model); its first
+    batch. The handle counts against the page's caps, not the API's (`holder`)."""
     spec = QuerySpec(
         namespace=DEMO_NAMESPACE, data=text, top_k=size, include=Include(metadata=True, data=True), filter=filter
     )
-    return _page_batch(index, resumable_query_start(index=index, spec=spec, max_idle=PAGE_MAX_IDLE))
+    return _page_batch(index, resumable_query_start(index=index, spec=spec, max_idle=PAGE_MAX_IDLE, holder=holder))
 
 
 def page_search_next(*, index: Index, handle: uuid_module.UUID, size: int = PAGE_SIZE) -> PageBatch:

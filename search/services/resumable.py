@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
-from search.errors import NotFound, TooManyActiveQueries
+from search.errors import NotFound
 from search.models import BufferedCandidate, Candidate, Component, Index, ResumableQuery
 from search.progress import Progress, SideProgress
 from search.services import refill as refills
@@ -34,6 +34,7 @@ from search.services.query import query_resolve
 from search.services.ranking import Hit, above, ranked
 from search.services.records import StoredRecord
 from search.services.scoring import score_from_distance
+from search.services.shares import READ_WRITE_TOKEN, Holder, share_check
 from search.services.specs import QuerySpec, ResumableBatch
 
 # What `next` changes on the handle row: saving only these keeps the query vector unwritten.
@@ -44,14 +45,17 @@ def _not_found(handle: uuid.UUID) -> NotFound:
     return NotFound(f"Resumable query {handle} does not exist, was stopped, or has expired", field="uuid")
 
 
-def resumable_query_start(*, index: Index, spec: QuerySpec, max_idle: int | None = None) -> ResumableBatch:
+def resumable_query_start(
+    *, index: Index, spec: QuerySpec, max_idle: int | None = None, holder: Holder = READ_WRITE_TOKEN
+) -> ResumableBatch:
     """Start a query and return its handle with the first `spec.top_k` results.
 
     The first candidates are fetched before any lock is taken; the handle is created,
     checked against the index's cap and given its first batch in one transaction, so a
     failure leaves nothing behind. A namespace that does not exist gives no handle and
     no results (docs/api.md#resumable-query). `max_idle` defaults to
-    VECSITE_RESUMABLE_DEFAULT_MAX_IDLE."""
+    VECSITE_RESUMABLE_DEFAULT_MAX_IDLE, and is at most VECSITE_RESUMABLE_MAX_MAX_IDLE; the
+    handle counts against the caps of its `holder` (docs/api.md#fair-shares)."""
     spec = query_resolve(index=index, spec=spec)
     namespace = namespace_find(index=index, name=spec.namespace)
     if namespace is None:
@@ -73,8 +77,9 @@ def resumable_query_start(*, index: Index, spec: QuerySpec, max_idle: int | None
         weighting_strategy=spec.weighting or "",
         fusion_algorithm=spec.fusion if spec.fused else "",
         top_k=spec.top_k,
-        max_idle=max_idle or settings.VECSITE_RESUMABLE_DEFAULT_MAX_IDLE,
+        max_idle=min(max_idle or settings.VECSITE_RESUMABLE_DEFAULT_MAX_IDLE, settings.VECSITE_RESUMABLE_MAX_MAX_IDLE),
         progress=Progress(),
+        holder=holder.key,
     )
     components = [Component.DENSE, Component.SPARSE] if plan.fused else [plan.single_component]
     fetched = [refills.fetch(plan, refills.first_refill(plan, c, spec.top_k), query.pk) for c in components]
@@ -83,12 +88,7 @@ def resumable_query_start(*, index: Index, spec: QuerySpec, max_idle: int | None
     first = None if plan.fused else _first_page(query, plan, fetched[0], spec.top_k)
     with transaction.atomic():
         _lock_for_start(index)
-        active = ResumableQuery.objects.filter(index=index).active().count()
-        if active >= index.max_active_queries:
-            raise TooManyActiveQueries(
-                f"this index already has {active} active resumable queries (the limit is "
-                f"{index.max_active_queries}); stop some with resumable-query-end or let them expire"
-            )
+        share_check(index=index, holder=holder)
         query.touch()
         if first is not None:
             # The first page is known: the handle goes in with its progress, the buffer and

@@ -158,13 +158,6 @@ def test_it_stops_a_sessions_oldest_search_past_its_share(demo_index: Index, vis
     assert post(visitor, "/search/next", handle=handles[0]).status_code == 404
 
 
-def test_it_says_when_too_many_searches_are_open(demo_index: Index, visitor: Client) -> None:
-    Index.objects.filter(pk=demo_index.pk).update(max_active_queries=0)
-    response = post(visitor, "/search/start", q="json")
-    assert response.status_code == 429
-    assert response.json()["message"].startswith("Too many searches are open")
-
-
 def test_it_says_search_is_unavailable_without_a_demo_index(db: None, visitor: Client) -> None:
     response = post(visitor, "/search/start", q="json")
     assert response.status_code == 503
