@@ -289,7 +289,7 @@ CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "shared": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-        "LOCATION": "vecsite_cache",  # made by migration search.0009
+        "LOCATION": "vecsite_cache",  # made by migration search.0010
         "OPTIONS": {"MAX_ENTRIES": 100_000},
     },
 }

@@ -12,7 +12,7 @@ def create_cache_table(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('search', '0008_record_numbers'),
+        ('search', '0009_import_jobs'),
     ]
 
     operations = [
