@@ -239,6 +239,7 @@ def run(args: argparse.Namespace, *, command: str, database: dict[str, Any]) -> 
             result = step()
             result["loadavg_before"], result["loadavg_after"] = before, loadavg()
             report["runs"][key] = result
+            save(report, args.output_dir)  # so far: a run cut short keeps what it measured
             print(
                 f"  {result['records']:,} records in {result['seconds']} s: {result['records_per_second']:,} records/s",
                 flush=True,
@@ -257,6 +258,13 @@ def run(args: argparse.Namespace, *, command: str, database: dict[str, Any]) -> 
         "every_load_checked": all(run["check"]["ok"] for run in report["runs"].values()),
     }
     return report
+
+
+def save(report: dict[str, Any], directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "bulk_import.json"
+    path.write_text(json.dumps(report, indent=1) + "\n")
+    return path
 
 
 def plot(report: dict[str, Any], path: Path) -> str | None:
@@ -301,8 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     database = setup_django(BENCH_PGDATA)
     command = " ".join(["python -m bench.bulk_import", *(sys.argv[1:] if argv is None else argv)])
     report = run(args, command=command, database=database)
-    args.output_dir.mkdir(parents=True, exist_ok=True)
-    (args.output_dir / "bulk_import.json").write_text(json.dumps(report, indent=1) + "\n")
+    save(report, args.output_dir)
     error = plot(report, args.output_dir / "bulk_import.png")
     target = report["target"]
     print(
