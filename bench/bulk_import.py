@@ -177,8 +177,16 @@ def command_load(name: str, dim: int, argv: list[str], count: int) -> dict[str, 
 @contextlib.contextmanager
 def children_on_this_database() -> Iterator[None]:
     """gunicorn and the command reach the database this process uses (the bench's, or pytest's)."""
-    saved = {key: os.environ.get(key) for key in ("DATABASE_URL", "DEBUG", "PYTHONWARNINGS")}
-    os.environ.update({"DATABASE_URL": database_url(), "DEBUG": "0", "PYTHONWARNINGS": "ignore::UserWarning"})
+    # No statement timeout for the API's upserts: on a busy machine a batch of 1,000 into a
+    # large index takes longer than the web default (20 s), and this measures throughput.
+    extra = {
+        "DATABASE_URL": database_url(),
+        "DEBUG": "0",
+        "PYTHONWARNINGS": "ignore::UserWarning",
+        "VECSITE_DB_STATEMENT_TIMEOUT": "0",
+    }
+    saved = {key: os.environ.get(key) for key in extra}
+    os.environ.update(extra)
     try:
         yield
     finally:
