@@ -14,11 +14,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import psutil
 
 from bench.env import ROOT, free_port
+from bench.servers import _stop
 
 
 @dataclass(frozen=True)
@@ -73,16 +73,6 @@ def _wait_for_line(log: Path, pattern: str, since: int, process: subprocess.Pope
         if time.monotonic() - started > timeout:
             raise RuntimeError(f"no {pattern!r} in {log} within {timeout:.0f} s")
         time.sleep(0.05)
-
-
-def _stop(process: subprocess.Popen[Any], grace: float = 20) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 class Gunicorn:

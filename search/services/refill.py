@@ -212,7 +212,9 @@ def store(handle: uuid.UUID, fetched: Fetched) -> int:
             "INSERT INTO search_bufferedcandidate (query_id, component, vector_id, distance) "
             "SELECT %s, %s, t.vector_id, t.distance FROM unnest(%s::bigint[], %s::float8[]) AS t(vector_id, distance) "
             "WHERE NOT EXISTS (SELECT 1 FROM search_handedout h WHERE h.query_id = %s AND h.vector_id = t.vector_id) "
-            "ON CONFLICT DO NOTHING",
+            # In vector order: a background refill and a `next` storing overlapping rows of
+            # one handle then lock them in the same order and never deadlock.
+            "ORDER BY t.vector_id ON CONFLICT DO NOTHING",
             [handle, fetched.refill.component, [c.pk for c in candidates], [c.distance for c in candidates], handle],
         )
         added: int = cursor.rowcount

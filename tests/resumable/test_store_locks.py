@@ -1,0 +1,70 @@
+"""Two refills of one handle storing overlapping candidates at once (a Celery worker's and
+a `next` call's) wait for each other instead of deadlocking: both insert in vector order,
+so neither can hold a row the other needs while waiting for one it holds. (The load
+suite, bench/loadtest.py, saw the deadlock as a 500 on `next` at 32 clients.)"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.db import connection, transaction
+
+from search.models import BufferedCandidate, Candidate, Component, HandedOut, Vector
+from search.progress import Phase
+from search.services.records import Include, RecordInput
+from search.services.refill import Fetched, Refill, store
+from search.services.resumable import resumable_query_start
+from search.services.specs import QuerySpec
+from search.services.vectors import vectors_upsert
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def fetched(*pks: int) -> Fetched:
+    return Fetched(Refill(Component.DENSE, Phase.EXACT, len(pks)), [Candidate(pk, 0.5) for pk in pks], None)
+
+
+def test_overlapping_stores_of_one_handle_wait_for_each_other(make_index):
+    index = make_index("locks", dimension=2).index
+    vectors_upsert(
+        index=index, namespace="", records=[RecordInput(id=f"v{i}", vector=[1.0, i / 300]) for i in range(300)]
+    )
+    handle = resumable_query_start(index=index, spec=QuerySpec(vector=[1.0, 0.0], top_k=1, include=Include())).handle
+    assert handle is not None
+    taken = set(BufferedCandidate.objects.filter(query_id=handle).values_list("vector_id", flat=True))
+    taken |= set(HandedOut.objects.filter(query_id=handle).values_list("vector_id", flat=True))
+    low, high = sorted(set(Vector.objects.filter(index=index).values_list("pk", flat=True)) - taken)[:2]
+    first_stored, errors = threading.Event(), []
+
+    def first() -> None:  # holds `low`, then wants `high`
+        try:
+            with transaction.atomic():
+                store(handle, fetched(low))
+                first_stored.set()
+                time.sleep(1.0)  # the other store is under way meanwhile
+                store(handle, fetched(high))
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    def second() -> None:  # wants both, listed high first
+        first_stored.wait()
+        try:
+            with transaction.atomic():
+                store(handle, fetched(high, low))
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    stored = BufferedCandidate.objects.filter(query_id=handle, vector_id__in=[low, high])
+    assert sorted(stored.values_list("vector_id", flat=True)) == [low, high]
