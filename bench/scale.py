@@ -137,6 +137,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     out.add_argument("--output-dir", type=Path, default=RESULTS_DIR, help="where the JSON and PNG go")
     out.add_argument("--name", default="scale", help="file name stem of the JSON and PNG")
     out.add_argument("--no-progress", action="store_true", help="no tqdm progress bars")
+    out.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the other sizes of an earlier results JSON of the same --name (to run one N at a time)",
+    )
     out.add_argument("--replot", type=Path, metavar="JSON", help="only redraw the PNG beside this results JSON")
     args = parser.parse_args(argv)
     if 0 not in args.depths:
@@ -188,6 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sizes": {},
         "notes": [],
     }
+    if args.merge:
+        merge_earlier(report, args)
     if args.load_only:
         for n in args.sizes:
             data = prepare_size(args, n)
@@ -236,11 +243,26 @@ def parameters(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def merge_earlier(report: dict[str, Any], args: argparse.Namespace) -> None:
+    """Carry over the sizes this run does not measure from the earlier JSON of that name."""
+    path = args.output_dir / f"{args.name}.json"
+    if not path.exists():
+        return
+    earlier = json.loads(path.read_text())
+    kept = {n: size for n, size in earlier.get("sizes", {}).items() if int(n) not in args.sizes}
+    report["sizes"].update(kept)
+    if kept:
+        report["notes"].append(
+            f"N = {', '.join(kept)} carried over from the run of {earlier.get('generated_at')} (--merge)"
+        )
+
+
 def write_report(report: dict[str, Any], args: argparse.Namespace) -> tuple[Path, Path | None]:
     """The JSON (atomically) and the PNG; called after every N so a long run keeps its figures."""
     from bench.scale_report import plot
 
     args.output_dir.mkdir(parents=True, exist_ok=True)
+    report["sizes"] = dict(sorted(report["sizes"].items(), key=lambda item: int(item[0])))
     json_path = args.output_dir / f"{args.name}.json"
     png_path = args.output_dir / f"{args.name}.png"
     error = plot(report, png_path)
