@@ -45,10 +45,9 @@ $(JS_STAMP): tests/js/package.json tests/js/package-lock.json
 
 install-js: $(JS_STAMP)
 
+# Migrates, queues the demo corpus's load (ensure_demo) and serves, in one process.
 run: install
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py ensure_demo
-	PORT=$(PORT) $(BIN)/python manage.py serve --port $(PORT)
+	PORT=$(PORT) $(BIN)/python manage.py serve --prepare --port $(PORT)
 
 test: install-dev install-js
 	$(BIN)/python manage.py makemigrations --check --dry-run > /dev/null

@@ -9,4 +9,5 @@ urlpatterns = [
     path("search/start", views.search_start, name="search-start"),
     path("search/next", views.search_next, name="search-next"),
     path("search/end", views.search_end, name="search-end"),
+    path("search/progress", views.search_progress, name="search-progress"),
 ]

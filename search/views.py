@@ -20,6 +20,7 @@ from search.forms import HandleForm, SearchForm
 from search.metrics import scrape_allowed, scrape_registry
 from search.models import Index
 from search.outages import DATABASE_UNAVAILABLE, outage_response
+from search.services.demo_load import DemoProgress, demo_progress
 from search.services.page import (
     PAGE_MAX_IDLE,
     PAGE_SIZE,
@@ -73,8 +74,20 @@ def search_page(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "search/page.html",
-        {"form": SearchForm(), "page_size": PAGE_SIZE, "max_idle_minutes": PAGE_MAX_IDLE // 60},
+        {
+            "form": SearchForm(),
+            "page_size": PAGE_SIZE,
+            "max_idle_minutes": PAGE_MAX_IDLE // 60,
+            "load": demo_progress(),
+        },
     )
+
+
+@require_GET
+def search_progress(request: HttpRequest) -> JsonResponse:
+    """How far the demo corpus's load has got, for the page to show while it loads."""
+    progress = demo_progress() or DemoProgress(loaded=0, total=0, done=False)
+    return JsonResponse(progress.as_json())
 
 
 @require_POST

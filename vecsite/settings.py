@@ -243,6 +243,11 @@ VECSITE_EMBEDDING_REGISTRY = env_str("VECSITE_EMBEDDING_REGISTRY", str(VAR_DIR /
 VECSITE_EMBEDDING_RUNTIME = env_str("VECSITE_EMBEDDING_RUNTIME", "onnxruntime")
 VECSITE_EMBEDDING_THREADS = env_int("VECSITE_EMBEDDING_THREADS", 0)
 
+# The demo corpus `make run` loads beside serving (README: The search page): entries per
+# chunk (one Celery task each), and how many of the corpus's entries to load (0: all).
+VECSITE_DEMO_CHUNK = env_int("VECSITE_DEMO_CHUNK", 64, minimum=1)
+VECSITE_DEMO_LIMIT = env_int("VECSITE_DEMO_LIMIT", 0)
+
 # Resumable queries.
 VECSITE_RESUMABLE_DEFAULT_MAX_ACTIVE = env_int("VECSITE_RESUMABLE_MAX_ACTIVE", 100, minimum=1)
 VECSITE_RESUMABLE_DEFAULT_MAX_IDLE = 3600

@@ -1,6 +1,7 @@
 """Data model: indexes, their namespaces and vectors, resumable query handles and bulk imports."""
 
 from search.models.choices import Component, Fusion, IndexType, PartsUse, QueryMode, Similarity, Weighting
+from search.models.demo import DemoLoad
 from search.models.imports import ImportJob, ImportJobQuerySet
 from search.models.indexes import (
     FLOAT32_ZERO_BELOW,
@@ -30,6 +31,7 @@ __all__ = [
     "BufferedCandidate",
     "Candidate",
     "Component",
+    "DemoLoad",
     "Fusion",
     "HandedOut",
     "ImportJob",

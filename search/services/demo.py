@@ -257,24 +257,22 @@ def _methods(cls: type) -> Iterator[tuple[str, Any]]:
 def stdlib_entries(modules: Sequence[str] | None = None) -> Iterator[DemoEntry]:
     """Walk the modules (STDLIB_MODULES by default) in order, yielding each documented
     public thing once."""
-    if modules is None:
-        modules = STDLIB_MODULES
-    seen_objects: set[int] = set()
     seen_ids: set[str] = set()
+    for entry in _documented(STDLIB_MODULES if modules is None else modules):
+        if entry is not None and entry.id not in seen_ids:
+            seen_ids.add(entry.id)
+            yield entry
 
-    def fresh(entry: DemoEntry | None) -> bool:
-        if entry is None or entry.id in seen_ids:
-            return False
-        seen_ids.add(entry.id)
-        return True
 
+def _documented(modules: Sequence[str]) -> Iterator[DemoEntry | None]:
+    """Each module, then its public classes and functions, each class followed by its
+    methods; None for those without a docstring worth a record."""
+    seen_objects: set[int] = set()
     for module_name in modules:
         module = _import(module_name)
         if module is None:
             continue
-        entry = _entry(module=module_name, kind="module", name=module_name, qualname=module_name, doc=module.__doc__)
-        if fresh(entry):
-            yield entry  # type: ignore[misc]
+        yield _entry(module=module_name, kind="module", name=module_name, qualname=module_name, doc=module.__doc__)
         for name, value in _public_members(module):
             # A class or function re-exported by a later module stays with the first.
             if id(value) in seen_objects:
@@ -282,21 +280,17 @@ def stdlib_entries(modules: Sequence[str] | None = None) -> Iterator[DemoEntry]:
             seen_objects.add(id(value))
             qualname = f"{module_name}.{name}"
             kind = "class" if inspect.isclass(value) else "function"
-            entry = _entry(module=module_name, kind=kind, name=name, qualname=qualname, doc=value.__doc__)
-            if fresh(entry):
-                yield entry  # type: ignore[misc]
+            yield _entry(module=module_name, kind=kind, name=name, qualname=qualname, doc=value.__doc__)
             if kind != "class":
                 continue
             for method_name, method in _methods(value):
-                method_entry = _entry(
+                yield _entry(
                     module=module_name,
                     kind="method",
                     name=method_name,
                     qualname=f"{qualname}.{method_name}",
                     doc=method.__doc__,
                 )
-                if fresh(method_entry):
-                    yield method_entry  # type: ignore[misc]
 
 
 def demo_entries(*, limit: int | None = None) -> list[DemoEntry]:

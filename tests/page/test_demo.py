@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from search.models import Index, Vector
+from search.models import DemoLoad, Index, Vector
 from search.services import demo
 from search.services.demo import SUMMARY_MAX_CHARS, demo_entries, stdlib_entries, summarize
 
@@ -60,25 +60,31 @@ def test_it_keeps_the_first_paragraphs_of_a_docstring() -> None:
 def test_it_loads_the_demo_idempotently(db: None, embed_once: None) -> None:
     out = StringIO()
     call_command("load_demo", "--limit", "12", "--batch-size", "5", stdout=out)
-    call_command("load_demo", "--limit", "12", stdout=out)
     index = Index.objects.get(name="demo")
     assert index.embedding_model == "ALL_MINILM_L6_V2" and index.dimension == 384
     keys = sorted(Vector.objects.filter(index=index).values_list("key", flat=True))
     assert keys == sorted(entry.id for entry in demo_entries(limit=12))
     assert index.namespaces.get(name="").vector_count == 12
+    assert "Collected 12 docstrings from the standard library; 0 loaded already." in out.getvalue()
     assert "Loaded 12 entries into demo" in out.getvalue()
     assert "it now holds 12 vectors" in out.getvalue()
+    out = StringIO()
+    call_command("load_demo", "--limit", "12", stdout=out)
+    assert "12 loaded already" in out.getvalue() and "Loaded 0 entries into demo" in out.getvalue()
+    assert index.namespaces.get(name="").vector_count == 12
+    load = DemoLoad.objects.get(index=index)
+    assert (load.loaded, load.total, load.done) == (12, 12, True)
 
 
 def test_it_loads_an_empty_demo_index_on_ensure(db: None, embed_once: None, monkeypatch: Any) -> None:
     monkeypatch.setattr(demo, "STDLIB_MODULES", ("json",))
     out = StringIO()
-    call_command("ensure_demo", stdout=out)
+    call_command("ensure_demo", "--foreground", stdout=out)
     count = Index.objects.get(name="demo").namespaces.get(name="").vector_count
     assert count == len(list(stdlib_entries(["json"])))
     assert f"Loaded {count} entries into demo in " in out.getvalue()
     out = StringIO()
-    call_command("ensure_demo", stdout=out)  # loaded already: nothing to do
+    call_command("ensure_demo", stdout=out)  # loaded already: nothing to do, nothing queued
     assert out.getvalue() == f"Demo index demo is ready ({count} vectors).\n"
 
 

@@ -187,6 +187,29 @@
     }).finally(function () { setBusy(false); });
   }
 
+  // While the demo corpus loads in the background, say how far it has got.
+  var loading = document.getElementById("demo-load");
+  function pollLoad() {
+    fetch(loading.dataset.progressUrl, { credentials: "same-origin" }).then(function (response) {
+      return response.json();
+    }).then(function (load) {
+      var text = document.getElementById("demo-load-text");
+      var bar = document.getElementById("demo-load-bar");
+      if (load.done) {
+        text.textContent = "The corpus is loaded: " + load.loaded + " docstrings.";
+        bar.max = 1; bar.value = 1;
+        return;
+      }
+      if (load.total) {
+        text.textContent = "Loading the corpus in the background: " + load.loaded + " of " + load.total +
+          " docstrings so far (" + load.percent + "%).";
+        bar.max = load.total; bar.value = load.loaded;
+      }
+      window.setTimeout(pollLoad, 3000);
+    }).catch(function () { window.setTimeout(pollLoad, 10000); });
+  }
+  if (loading) window.setTimeout(pollLoad, 3000);
+
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     start(q.value.trim(), filter.value.trim());
