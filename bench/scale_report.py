@@ -308,18 +308,19 @@ def plot(report: dict[str, Any], path: Path) -> str | None:
 
 
 def plot_sparse(axis: Any, sizes: dict[int, dict[str, Any]]) -> None:
-    """SPARSE and HYBRID against N: query (dotted), start (solid), next(10) at depth 0 (dashed)."""
+    """SPARSE and HYBRID against N: query (dotted, o), start (solid, s), next(10) at depth 0 (dashed, ^)."""
     ns = sorted(sizes)
     for section, key, label, color in SPARSE_SERIES:
-        for what, style, value in (
-            ("query", ":", lambda s: _get(s, "plain_query", "median_ms")),
-            ("start", "-", lambda s: _get(s, "start", "median_ms")),
-            ("next(10) d0", "--", lambda s: sparse_row(s, 0)),
+        for what, style, marker, value in (
+            ("query", ":", "o", lambda s: _get(s, "plain_query", "median_ms")),
+            ("start", "-", "s", lambda s: _get(s, "start", "median_ms")),
+            ("next(10) d0", "--", "^", lambda s: sparse_row(s, 0)),
         ):
             points = [(n, value(_get(sizes[n], section, "series", key) or {})) for n in ns]
             points = [(n, v) for n, v in points if v is not None]
             if points:
-                axis.plot(*zip(*points, strict=True), linestyle=style, marker="o", color=color, label=f"{label} {what}")
+                xy = zip(*points, strict=True)
+                axis.plot(*xy, linestyle=style, marker=marker, color=color, label=f"{label} {what}")
     axis.set_xscale("log")
     axis.set_yscale("log")
     axis.set_xlabel("N (records in the namespace)")
