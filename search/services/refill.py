@@ -151,10 +151,7 @@ def fetch(plan: SearchPlan, refill: Refill, handle: uuid.UUID) -> Fetched:
         assert plan.spec.vector is not None
         rows = Vector.objects.in_namespace(plan.namespace).matching(plan.spec.filter)
         rows = rows.with_dense_distance(plan.index, plan.spec.vector, ann=True)
-        # Scans of the doubling schedule search with the widest candidate list; the small
-        # ones (the start's, a `next` in a hurry) with the ordinary one, for their cost.
-        ef_search = ANN_EF_SEARCH if refill.size >= ANN_FIRST_REFILL else None
-        scan = ann_scan(refill.size, ef_search)
+        scan = ann_scan(refill.size, ann_ef_search(refill.size))
         candidates = rows.nearest_ann(refill.size, scan)
         if len(candidates) < refill.size:
             # The scan gave up before `size` rows (a selective filter, or its budget):
@@ -174,6 +171,16 @@ def fetch(plan: SearchPlan, refill: Refill, handle: uuid.UUID) -> Fetched:
         None if exhausted else _low_water(candidates),
         exhausted=exhausted,
     )
+
+
+def ann_ef_search(size: int) -> int:
+    """The candidate list of an HNSW scan of `size` rows: the ordinary one for a start of
+    an ordinary page size (it costs what an ordinary query costs), twice the rows beyond
+    (pgvector's maximum, 1,000, from ANN_FIRST_REFILL on). Measured at 1,000,000 vectors:
+    the best 200 of a 400-row scan have recall 0.951 at ef_search 400, 0.980 at 800."""
+    if size <= START_ROWS:
+        return settings.VECSITE_HNSW_EF_SEARCH
+    return min(ANN_EF_SEARCH, max(settings.VECSITE_HNSW_EF_SEARCH, 2 * size))
 
 
 def _low_water(usable: list[Candidate]) -> Candidate | None:
