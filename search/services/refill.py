@@ -23,8 +23,9 @@ from dataclasses import dataclass
 
 from celery import current_app
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Exists, OuterRef
+from psycopg.errors import LockNotAvailable
 
 from search.filtering import CompiledFilter
 from search.metrics import REFILLS
@@ -330,10 +331,12 @@ def resumable_refill(*, handle: uuid.UUID, component: Component) -> int:
     started = time.perf_counter()
     fetched = fetch(plan, refill, handle)
     try:
-        with transaction.atomic():
-            added = store(handle, fetched)  # before the lock: `next` calls go on meanwhile
+        added = _store_giving_way(handle, fetched)  # before the lock: `next` calls go on meanwhile
     except IntegrityError:
         return 0  # the handle was stopped meanwhile
+    if added is None:
+        logger.info("resumable query %s: a background refill gave way to its next calls", handle)
+        return 0
     with transaction.atomic():
         locked = ResumableQuery.objects.select_for_update().filter(uuid=handle).first()
         if locked is None:
@@ -352,6 +355,30 @@ def resumable_refill(*, handle: uuid.UUID, component: Component) -> int:
         seconds * 1000,
     )
     return added
+
+
+# A background store that waits on a row a `next` is inserting gives up after this long
+# and tries again: a `next` may store twice in one transaction (two refills), in an order
+# that could deadlock with it; the background refill, not the client, must be the one to
+# yield, well before Postgres's deadlock_timeout (1 s) picks a victim.
+STORE_LOCK_TIMEOUT_MS = 200
+STORE_ATTEMPTS = 4
+
+
+def _store_giving_way(handle: uuid.UUID, fetched: Fetched) -> int | None:
+    """Store a background refill's rows, yielding to the handle's `next` calls on a lock
+    conflict; None when it kept conflicting."""
+    for attempt in range(STORE_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{STORE_LOCK_TIMEOUT_MS}ms"])
+                return store(handle, fetched)
+        except OperationalError as error:
+            if not isinstance(error.__cause__, LockNotAvailable):
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    return None
 
 
 def stored_spec(query: ResumableQuery) -> QuerySpec:

@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from search.models import BufferedCandidate, Candidate, Component, HandedOut, Vector
 from search.progress import Phase
 from search.services.records import Include, RecordInput
-from search.services.refill import Fetched, Refill, store
+from search.services.refill import Fetched, Refill, _store_giving_way, store
 from search.services.resumable import resumable_query_start
 from search.services.specs import QuerySpec
 from search.services.vectors import vectors_upsert
@@ -66,5 +66,56 @@ def test_overlapping_stores_of_one_handle_wait_for_each_other(make_index):
     for thread in threads:
         thread.join(timeout=30)
     assert errors == []
+    stored = BufferedCandidate.objects.filter(query_id=handle, vector_id__in=[low, high])
+    assert sorted(stored.values_list("vector_id", flat=True)) == [low, high]
+
+
+def test_a_background_store_gives_way_to_a_next_that_stores_twice(make_index):
+    """A `next` that refills twice in one transaction holds a row of its first store while
+    its second wants one the background store holds: the background store yields (and
+    tries again), so the client's call is never the deadlock's victim."""
+    index = make_index("yields", dimension=2).index
+    vectors_upsert(
+        index=index, namespace="", records=[RecordInput(id=f"v{i}", vector=[1.0, i / 300]) for i in range(300)]
+    )
+    handle = resumable_query_start(index=index, spec=QuerySpec(vector=[1.0, 0.0], top_k=1, include=Include())).handle
+    assert handle is not None
+    taken = set(BufferedCandidate.objects.filter(query_id=handle).values_list("vector_id", flat=True))
+    taken |= set(HandedOut.objects.filter(query_id=handle).values_list("vector_id", flat=True))
+    low, high = sorted(set(Vector.objects.filter(index=index).values_list("pk", flat=True)) - taken)[:2]
+    high_stored, background_waits = threading.Event(), threading.Event()
+    errors: list[Exception] = []
+    outcome: list[int | None] = []
+
+    def next_call() -> None:  # holds `high`, then wants `low`
+        try:
+            with transaction.atomic():
+                store(handle, fetched(high))
+                high_stored.set()
+                background_waits.wait(timeout=5)
+                time.sleep(0.1)  # the background store now holds `low` and waits for `high`
+                store(handle, fetched(low))
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    def background() -> None:  # in vector order: `low`, then `high`
+        high_stored.wait()
+        background_waits.set()
+        try:
+            outcome.append(_store_giving_way(handle, fetched(low, high)))
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=next_call), threading.Thread(target=background)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    assert len(outcome) == 1  # it stored nothing new (0) or gave up (None); it did not deadlock
     stored = BufferedCandidate.objects.filter(query_id=handle, vector_id__in=[low, high])
     assert sorted(stored.values_list("vector_id", flat=True)) == [low, high]
