@@ -338,7 +338,7 @@ def resumable_refill(*, handle: uuid.UUID, component: Component) -> int:
         logger.info("resumable query %s: a background refill gave way to its next calls", handle)
         return 0
     with transaction.atomic():
-        locked = ResumableQuery.objects.select_for_update().filter(uuid=handle).first()
+        locked = ResumableQuery.objects.select_for_update(no_key=True).filter(uuid=handle).first()
         if locked is None:
             return 0
         advance(locked, fetched, added)

@@ -153,9 +153,13 @@ def _lock_for_start(index: Index) -> None:
 
 
 def resumable_query_next(*, index: Index, handle: uuid.UUID, additional_k: int) -> ResumableBatch:
+    """The next `additional_k` results. Concurrent calls on one handle take turns on its row
+    lock: FOR NO KEY UPDATE of the handle's row only, so that neither the index's and
+    namespace's rows nor a background refill's foreign-key checks on the handle (which
+    take KEY SHARE) wait for it."""
     with transaction.atomic():
         query = (
-            ResumableQuery.objects.select_for_update()
+            ResumableQuery.objects.select_for_update(no_key=True, of=("self",))
             .select_related("index", "namespace")
             .filter(uuid=handle, index=index)
             .active()
