@@ -6,6 +6,12 @@ import os
 from pathlib import Path
 
 from celery import Celery
+from kombu.transport import TRANSPORT_ALIASES
+
+# filesystem:// URLs get vecsite's own transport: kombu's can hand the worker a
+# half-written message (vecsite/broker.py). An alias, not broker_transport, so that a
+# process told to publish to another broker (redis://...) uses that broker's transport.
+TRANSPORT_ALIASES["filesystem"] = "vecsite.broker:Transport"
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vecsite.settings")
 

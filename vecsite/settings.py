@@ -314,9 +314,6 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     if CELERY_BROKER_URL.startswith("filesystem")
     else {}
 )
-if CELERY_BROKER_URL.startswith("filesystem"):
-    # kombu's own transport can hand the worker a half-written message (vecsite/broker.py).
-    CELERY_BROKER_TRANSPORT = "vecsite.broker:Transport"
 CELERY_TASK_IGNORE_RESULT = True
 # Queuing a task (a background refill) must never hold a request up for long: a broker
 # that does not answer within a second is skipped, and `next` refills by itself.

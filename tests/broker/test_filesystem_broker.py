@@ -55,3 +55,14 @@ def test_kombus_own_transport_hands_out_messages_before_they_are_written(tmp_pat
     # What the transport above fixes, shown on the same workload.
     _, broken = consume_while_another_process_publishes(filesystem.Transport, tmp_path / "queue")
     assert broken > 0
+
+
+def test_the_app_takes_it_for_filesystem_urls_only() -> None:
+    """filesystem:// means vecsite's transport; a process told to publish elsewhere (a test's
+    Redis worker, say) gets that broker's own."""
+    from vecsite.celery import app
+
+    with app.connection_for_write("filesystem://") as connection:
+        assert isinstance(connection.transport, Transport)
+    with app.connection_for_write("redis://127.0.0.1:6379/14") as connection:
+        assert not isinstance(connection.transport, Transport)
