@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 
 import pytest
 from django.db import connection, transaction
 
-from search.models import BufferedCandidate, Candidate, Component, HandedOut, Vector
+from search.models import BufferedCandidate, Candidate, Component, HandedOut, Index, Vector
 from search.progress import Phase
 from search.services.records import Include, RecordInput
 from search.services.refill import Fetched, Refill, _store_giving_way, store
@@ -26,8 +27,9 @@ def fetched(*pks: int) -> Fetched:
     return Fetched(Refill(Component.DENSE, Phase.EXACT, len(pks)), [Candidate(pk, 0.5) for pk in pks], None)
 
 
-def test_overlapping_stores_of_one_handle_wait_for_each_other(make_index):
-    index = make_index("locks", dimension=2).index
+def handle_with_two_free_rows(index: Index) -> tuple[uuid.UUID, int, int]:
+    """A started handle on 300 vectors, and two rows (low pk, high pk) neither buffered
+    nor handed out by it."""
     vectors_upsert(
         index=index, namespace="", records=[RecordInput(id=f"v{i}", vector=[1.0, i / 300]) for i in range(300)]
     )
@@ -36,6 +38,11 @@ def test_overlapping_stores_of_one_handle_wait_for_each_other(make_index):
     taken = set(BufferedCandidate.objects.filter(query_id=handle).values_list("vector_id", flat=True))
     taken |= set(HandedOut.objects.filter(query_id=handle).values_list("vector_id", flat=True))
     low, high = sorted(set(Vector.objects.filter(index=index).values_list("pk", flat=True)) - taken)[:2]
+    return handle, low, high
+
+
+def test_overlapping_stores_of_one_handle_wait_for_each_other(make_index):
+    handle, low, high = handle_with_two_free_rows(make_index("locks", dimension=2).index)
     first_stored, errors = threading.Event(), []
 
     def first() -> None:  # holds `low`, then wants `high`
@@ -74,15 +81,7 @@ def test_a_background_store_gives_way_to_a_next_that_stores_twice(make_index):
     """A `next` that refills twice in one transaction holds a row of its first store while
     its second wants one the background store holds: the background store yields (and
     tries again), so the client's call is never the deadlock's victim."""
-    index = make_index("yields", dimension=2).index
-    vectors_upsert(
-        index=index, namespace="", records=[RecordInput(id=f"v{i}", vector=[1.0, i / 300]) for i in range(300)]
-    )
-    handle = resumable_query_start(index=index, spec=QuerySpec(vector=[1.0, 0.0], top_k=1, include=Include())).handle
-    assert handle is not None
-    taken = set(BufferedCandidate.objects.filter(query_id=handle).values_list("vector_id", flat=True))
-    taken |= set(HandedOut.objects.filter(query_id=handle).values_list("vector_id", flat=True))
-    low, high = sorted(set(Vector.objects.filter(index=index).values_list("pk", flat=True)) - taken)[:2]
+    handle, low, high = handle_with_two_free_rows(make_index("yields", dimension=2).index)
     high_stored, background_waits = threading.Event(), threading.Event()
     errors: list[Exception] = []
     outcome: list[int | None] = []
