@@ -210,7 +210,7 @@ class ResumableQueryAdmin(ReadOnlyAdmin[ResumableQuery]):
     # --- stopping --------------------------------------------------------------------------
 
     @admin.action(description="Stop selected queries", permissions=["stop"])
-    def stop_queries(self, request: HttpRequest, queryset: QuerySet[ResumableQuery]) -> None:
+    def stop_queries(self, request: HttpRequest, queryset: ResumableQueryQuerySet) -> None:
         stopped = resumable_queries_stop(queries=queryset)
         self.message_user(request, f"Stopped {plural(stopped)}.", messages.SUCCESS)
 

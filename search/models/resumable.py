@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 from pgvector.django import SparseVectorField, VectorField
 
@@ -20,6 +20,16 @@ class ResumableQueryQuerySet(models.QuerySet["ResumableQuery"]):
 
     def expired(self) -> ResumableQueryQuerySet:
         return self.filter(expires_at__lte=timezone.now())
+
+    def delete_locked(self) -> int:
+        """Delete these handles, their rows locked first in primary-key order; returns how
+        many. A handle's stop locks its row before deleting its buffer, while Django's
+        cascade (an index's or a namespace's delete) deletes the buffer first: without the
+        lock the two deadlock (seen when an index was deleted as its search page closed)."""
+        with transaction.atomic():
+            pks = list(self.order_by("pk").select_for_update(of=("self",)).values_list("pk", flat=True))
+            _, by_model = ResumableQuery.objects.filter(pk__in=pks).delete()
+        return by_model.get(ResumableQuery._meta.label, 0)
 
 
 class ResumableQuery(models.Model):

@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 
 from search.errors import InvalidInput
-from search.models import HNSW_HALFVEC_MAX_DIM, Index, IndexType, Namespace, Similarity
+from search.models import HNSW_HALFVEC_MAX_DIM, Index, IndexType, Namespace, ResumableQuery, Similarity
 from search.tokens import hash_token, new_token
 
 _OPCLASS_SUFFIX = {
@@ -184,7 +184,9 @@ def index_delete(*, index: Index) -> None:
     with connection.cursor() as cursor:
         _fire_deferred_constraints(cursor)
         cursor.execute(f"DROP INDEX IF EXISTS {index.hnsw_index_name}")
-    index.delete()
+    with transaction.atomic():
+        ResumableQuery.objects.filter(index=index).delete_locked()
+        index.delete()
 
 
 @transaction.atomic

@@ -42,6 +42,7 @@ def namespace_delete(*, index: Index, name: str) -> None:
     namespace = namespace_lock(index=index, name=name, create=False)
     if namespace is None:
         raise NotFound(f"Namespace {name} for the index {index.name} does not exist")
+    namespace.resumable_queries.all().delete_locked()
     namespace.delete()
 
 
@@ -87,6 +88,7 @@ def namespace_rename(*, index: Index, name: str, new_name: str, delete_existing:
             raise Conflict(
                 f"namespace {new_name} already exists; pass deleteExisting to replace it", field="newNamespace"
             )
+        target.resumable_queries.all().delete_locked()
         target.delete()
     source.name = new_name
     try:

@@ -19,10 +19,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import QuerySet
 
 from search.errors import NotFound
-from search.models import BufferedCandidate, Candidate, Component, Index, ResumableQuery
+from search.models import BufferedCandidate, Candidate, Component, Index, ResumableQuery, ResumableQueryQuerySet
 from search.progress import Progress, SideProgress
 from search.services import refill as refills
 from search.services import sparse as sparse_codec
@@ -186,10 +185,9 @@ def resumable_query_end(*, index: Index, handle: uuid.UUID) -> None:
         raise _not_found(handle)
 
 
-def resumable_queries_stop(*, queries: QuerySet[ResumableQuery]) -> int:
+def resumable_queries_stop(*, queries: ResumableQueryQuerySet) -> int:
     """Stop several queries at once (the admin's action); they end as if the client had."""
-    _, by_model = queries.delete()
-    return by_model.get(ResumableQuery._meta.label, 0)
+    return queries.delete_locked()
 
 
 def _take(query: ResumableQuery, plan: SearchPlan, k: int, buffered: list[Candidate] | None = None) -> ResumableBatch:
