@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import orjson
 from rest_framework.utils import json as drf_json
 
 HEAD_BYTES = 1 << 20  # how much of a file its fingerprint digests
@@ -67,8 +68,23 @@ def count_lines(path: Path) -> int:
     return lines + (last != b"\n")
 
 
-def parse_json(raw: bytes) -> tuple[Any, str | None]:
-    """A line as the API parses a body: strict JSON (no NaN or Infinity), UTF-8."""
+# orjson reads an integer beyond 64 bits as a float, where the API's parser keeps an int:
+# a float this large may have been one (see _may_hold_a_long_integer).
+LONG_INTEGER = 2.0**63
+
+
+def parse_json(raw: bytes, *, record: bool = False) -> tuple[Any, str | None]:
+    """A line as the API parses a body: strict JSON (no NaN or Infinity), UTF-8.
+
+    orjson reads a line about 5x faster than the API's parser (the standard library's) and
+    reads what it accepts to the same value, but for integers beyond 64 bits. A line it
+    refuses (NaN, 1e400, a lone surrogate escape...) or that may hold such an integer is
+    read again by the API's parser, so that the value, or the error, is the API's.
+    `record`: the line is an upsert item, whose `vector` holds floats either way."""
+    with contextlib.suppress(orjson.JSONDecodeError):
+        value = orjson.loads(raw)
+        if not _may_hold_a_long_integer(value, skip="vector" if record else None):
+            return value, None
     try:
         return drf_json.loads(raw.decode(), parse_constant=drf_json.strict_constant), None
     except UnicodeDecodeError:
@@ -77,6 +93,22 @@ def parse_json(raw: bytes) -> tuple[Any, str | None]:
         return None, "malformed JSON (nested too deeply)"
     except ValueError as error:
         return None, f"malformed JSON ({error})"
+
+
+def _may_hold_a_long_integer(value: Any, *, skip: str | None) -> bool:
+    """Whether a float as large as LONG_INTEGER is in the value, but under its top-level
+    key `skip`."""
+    stack = [v for k, v in value.items() if k != skip] if isinstance(value, dict) else [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float):
+            if abs(item) >= LONG_INTEGER:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 @dataclass(frozen=True)
@@ -108,7 +140,7 @@ class JsonLinesSource:
                     lines += 1
                     position += len(raw)
                     if raw.strip():
-                        item, error = parse_json(raw)
+                        item, error = parse_json(raw, record=True)
                         items.append(RawItem(line=line + lines, item=item, error=error))
                 if not lines:
                     return
