@@ -241,21 +241,23 @@ def _take_single(
     side = progress.side(component)
     results: list[StoredRecord] = []
     window = k + RANK_PAD
+    scored: dict[int, Hit] = {}  # the rows read so far in this call, and still buffered
     while len(results) < k:
         need = k - len(results)
         limit = max(window, need + RANK_PAD)
         rows = buffered[:limit] if buffered is not None else buffered_rows(query, component, limit)
         buffered = None  # known only until the first hand-out changes the buffer
         full_window = len(rows) == limit
-        chosen, dropped = _choose(plan, progress, rows, need, full_window=full_window)
+        chosen, dropped = _choose(plan, progress, rows, need, full_window=full_window, scored=scored)
         new_keys = hand_out(query, [component], [(hit.pk, hit.record.id) for hit in chosen], dropped)
         fresh = [hit for hit in chosen if hit.record.id in new_keys]
         side.buffered -= len(chosen) + len(dropped)
         results.extend(_handed_out(plan, side, progress, fresh))
-        if chosen or dropped:
-            continue
-        if full_window:
-            window *= 2  # near-ties at the window's edge: read further
+        if full_window and len(chosen) < need:
+            # Near-ties at the window's edge held some back (deep in a dense namespace,
+            # scores closer than their rounding bound): read further next time.
+            window *= 2
+        if chosen or dropped or full_window:
             continue
         if not refills.refill_now(query, plan, component, side, depth=query.returned_count + len(results) + need):
             break
@@ -263,13 +265,25 @@ def _take_single(
 
 
 def _choose(
-    plan: SearchPlan, progress: Progress, rows: list[Candidate], need: int, *, full_window: bool
+    plan: SearchPlan,
+    progress: Progress,
+    rows: list[Candidate],
+    need: int,
+    *,
+    full_window: bool,
+    scored: dict[int, Hit] | None = None,
 ) -> tuple[list[Hit], list[int]]:
     """From a window of buffered candidates (nearest first), the best `need` that nothing
     unread can outrank, and the rows to drop (vanished, changed, no longer matching, or in
-    the ANN phase scoring above what was handed out)."""
+    the ANN phase scoring above what was handed out). `scored`: the call's rows loaded and
+    scored by earlier windows, which are not loaded again (deep in a dense namespace a
+    page may take a few windows, each mostly the last one's rows); rows handed out or
+    dropped leave it."""
     side = progress.side(plan.single_component)
-    hits = plan.hits(plan.single_component, rows, recheck_filter=True)
+    scored = {} if scored is None else scored
+    unread = [c for c in rows if c.pk not in scored]
+    loaded = {hit.pk: hit for hit in plan.hits(plan.single_component, unread, recheck_filter=True)}
+    hits = [scored.get(c.pk) or loaded[c.pk] for c in rows if c.pk in scored or c.pk in loaded]
     live = {hit.pk for hit in hits}
     dropped = [c.pk for c in rows if c.pk not in live]
     usable = []
@@ -279,7 +293,11 @@ def _choose(
         else:
             usable.append(hit)
     best = ranked(usable)
-    return above(best, _unread_bound(plan, side, rows if full_window else [], best))[:need], dropped
+    chosen = above(best, _unread_bound(plan, side, rows if full_window else [], best))[:need]
+    scored.update((hit.pk, hit) for hit in usable)
+    for pk in [hit.pk for hit in chosen] + dropped:
+        scored.pop(pk, None)
+    return chosen, dropped
 
 
 def _handed_out(plan: SearchPlan, side: SideProgress, progress: Progress, fresh: list[Hit]) -> list[StoredRecord]:

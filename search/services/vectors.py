@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, QuerySet, TextField
@@ -107,8 +107,10 @@ def _stored(row: dict[str, Any]) -> StoredRecord:
     return StoredRecord(
         pk=row["pk"],
         id=row["key"],
-        # pgvector prints each float32 in its shortest round-tripping form.
-        vector=json.loads(embedding_text) if embedding_text else None,
+        # pgvector prints each float32 in its shortest round-tripping form, a JSON array:
+        # orjson reads it to the same doubles as json, 3-4x faster (deep resumable pages
+        # read hundreds of vectors a call).
+        vector=orjson.loads(embedding_text) if embedding_text else None,
         sparse=sparse_codec.from_text(sparse_text) if sparse_text else None,
         metadata=row.get("metadata"),
         data=row.get("data"),
