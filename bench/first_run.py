@@ -157,37 +157,26 @@ class PageClient:
         return len(batch["results"])
 
 
-def first_run(var_dir: Path, timeout: float) -> dict[str, Any]:
+def run_server(var_dir: Path, timeout: float, *, until_loaded: bool) -> dict[str, Any]:
+    """Start the server on `var_dir`, time it to the page and to a search's results (and,
+    with `until_loaded`, to the whole corpus loaded), then stop it."""
     server = Server(var_dir)
     server.start()
     page = PageClient(server.url)
     try:
-        serving = wait_until(server, "the page", timeout, page.page_ok)
-        first_results = wait_until(server, "a search's results", timeout, lambda: page.results() > 0)
-        shown_while_loading = page.progress()
-        demo_loaded = wait_until(server, "the demo corpus", timeout, lambda: bool(page.progress()["done"]))
-        total = page.progress()["total"]
+        times: dict[str, Any] = {
+            "serving_s": wait_until(server, "the page", timeout, page.page_ok),
+            "first_results_s": wait_until(server, "a search's results", timeout, lambda: page.results() > 0),
+        }
+        if until_loaded:
+            times["progress_at_first_results"] = page.progress()
+            times["demo_loaded_s"] = wait_until(
+                server, "the demo corpus", timeout, lambda: bool(page.progress()["done"])
+            )
+            times["demo_entries"] = page.progress()["total"]
     finally:
         server.stop()
-    return {
-        "serving_s": serving,
-        "first_results_s": first_results,
-        "progress_at_first_results": shown_while_loading,
-        "demo_loaded_s": demo_loaded,
-        "demo_entries": total,
-    }
-
-
-def later_run(var_dir: Path, timeout: float) -> dict[str, Any]:
-    server = Server(var_dir)
-    server.start()
-    page = PageClient(server.url)
-    try:
-        serving = wait_until(server, "the page", timeout, page.page_ok)
-        first_results = wait_until(server, "a search's results", timeout, lambda: page.results() > 0)
-    finally:
-        server.stop()
-    return {"serving_s": serving, "first_results_s": first_results}
+    return times
 
 
 def plot(report: dict[str, Any], path: Path) -> None:
@@ -228,10 +217,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     report: dict[str, Any] = {"command": "python -m bench.first_run", "machine": machine_info(), "query": QUERY}
     try:
         print(f"first run on a fresh {var_dir} ...", flush=True)
-        report["first_run"] = first_run(var_dir, args.timeout)
+        report["first_run"] = run_server(var_dir, args.timeout, until_loaded=True)
         print(f"  {report['first_run']}", flush=True)
         print("a later run on the same data ...", flush=True)
-        report["later_run"] = later_run(var_dir, args.timeout)
+        report["later_run"] = run_server(var_dir, args.timeout, until_loaded=False)
         print(f"  {report['later_run']}", flush=True)
     finally:
         if args.keep:

@@ -1,8 +1,13 @@
-"""Small helpers for starting resumable queries through the service in tests."""
+"""Small helpers for starting resumable queries through the service in tests, and for
+running service calls side by side on connections of their own."""
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections.abc import Callable
+
+from django.db import connection
 
 from search.models import Index
 from search.services.records import Include, RecordInput
@@ -21,3 +26,24 @@ def start_handles(index: Index, *max_idles: int) -> list[uuid.UUID]:
         assert handle is not None
         handles.append(handle)
     return handles
+
+
+def side_by_side(*calls: Callable[[], object]) -> list[Exception]:
+    """Run the calls at once, each in a thread with its own database connection; what
+    they raised. A test orders them with events of its own."""
+    errors: list[Exception] = []
+
+    def run(call: Callable[[], object]) -> None:
+        try:
+            call()
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return errors

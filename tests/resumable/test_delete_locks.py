@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from search.models import BufferedCandidate, Index, Namespace, ResumableQuery
 from search.services.indexes import index_delete
@@ -18,6 +18,7 @@ from search.services.records import Include, RecordInput
 from search.services.resumable import resumable_query_start
 from search.services.specs import QuerySpec
 from search.services.vectors import vectors_upsert
+from tests.resumable.helpers import side_by_side
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,34 +38,18 @@ def test_a_delete_waits_for_a_stop_of_one_of_its_handles(make_index, deleted):
     assert handle is not None
     assert BufferedCandidate.objects.filter(query_id=handle).exists()
     stop_holds_its_handle = threading.Event()
-    errors: list[Exception] = []
 
     def stop() -> None:  # as resumable_query_end does: the handle's row first, then the delete
-        try:
-            with transaction.atomic():
-                query = ResumableQuery.objects.select_for_update().get(uuid=handle)
-                stop_holds_its_handle.set()
-                time.sleep(0.5)  # the delete is under way meanwhile
-                query.delete()
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
+        with transaction.atomic():
+            query = ResumableQuery.objects.select_for_update().get(uuid=handle)
+            stop_holds_its_handle.set()
+            time.sleep(0.5)  # the delete is under way meanwhile
+            query.delete()
 
     def delete() -> None:
         stop_holds_its_handle.wait(timeout=5)
-        try:
-            DELETES[deleted](Index.objects.get(pk=index.pk))
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
+        DELETES[deleted](Index.objects.get(pk=index.pk))
 
-    threads = [threading.Thread(target=stop), threading.Thread(target=delete)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert errors == []
+    assert side_by_side(stop, delete) == []
     assert not ResumableQuery.objects.filter(uuid=handle).exists()
     assert not Namespace.objects.filter(index_id=index.pk, name="shelf").exists()

@@ -10,7 +10,7 @@ import time
 import uuid
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from search.models import BufferedCandidate, Candidate, Component, HandedOut, Index, Vector
 from search.progress import Phase
@@ -19,6 +19,7 @@ from search.services.refill import Fetched, Refill, _store_giving_way, store
 from search.services.resumable import resumable_query_start
 from search.services.specs import QuerySpec
 from search.services.vectors import vectors_upsert
+from tests.resumable.helpers import side_by_side
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,36 +44,21 @@ def handle_with_two_free_rows(index: Index) -> tuple[uuid.UUID, int, int]:
 
 def test_overlapping_stores_of_one_handle_wait_for_each_other(make_index):
     handle, low, high = handle_with_two_free_rows(make_index("locks", dimension=2).index)
-    first_stored, errors = threading.Event(), []
+    first_stored = threading.Event()
 
     def first() -> None:  # holds `low`, then wants `high`
-        try:
-            with transaction.atomic():
-                store(handle, fetched(low))
-                first_stored.set()
-                time.sleep(1.0)  # the other store is under way meanwhile
-                store(handle, fetched(high))
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
+        with transaction.atomic():
+            store(handle, fetched(low))
+            first_stored.set()
+            time.sleep(1.0)  # the other store is under way meanwhile
+            store(handle, fetched(high))
 
     def second() -> None:  # wants both, listed high first
         first_stored.wait()
-        try:
-            with transaction.atomic():
-                store(handle, fetched(high, low))
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
+        with transaction.atomic():
+            store(handle, fetched(high, low))
 
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert errors == []
+    assert side_by_side(first, second) == []
     stored = BufferedCandidate.objects.filter(query_id=handle, vector_id__in=[low, high])
     assert sorted(stored.values_list("vector_id", flat=True)) == [low, high]
 
@@ -83,38 +69,22 @@ def test_a_background_store_gives_way_to_a_next_that_stores_twice(make_index):
     tries again), so the client's call is never the deadlock's victim."""
     handle, low, high = handle_with_two_free_rows(make_index("yields", dimension=2).index)
     high_stored, background_waits = threading.Event(), threading.Event()
-    errors: list[Exception] = []
     outcome: list[int | None] = []
 
     def next_call() -> None:  # holds `high`, then wants `low`
-        try:
-            with transaction.atomic():
-                store(handle, fetched(high))
-                high_stored.set()
-                background_waits.wait(timeout=5)
-                time.sleep(0.1)  # the background store now holds `low` and waits for `high`
-                store(handle, fetched(low))
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
+        with transaction.atomic():
+            store(handle, fetched(high))
+            high_stored.set()
+            background_waits.wait(timeout=5)
+            time.sleep(0.1)  # the background store now holds `low` and waits for `high`
+            store(handle, fetched(low))
 
     def background() -> None:  # in vector order: `low`, then `high`
         high_stored.wait()
         background_waits.set()
-        try:
-            outcome.append(_store_giving_way(handle, fetched(low, high)))
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
+        outcome.append(_store_giving_way(handle, fetched(low, high)))
 
-    threads = [threading.Thread(target=next_call), threading.Thread(target=background)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert errors == []
+    assert side_by_side(next_call, background) == []
     assert len(outcome) == 1  # it stored nothing new (0) or gave up (None); it did not deadlock
     stored = BufferedCandidate.objects.filter(query_id=handle, vector_id__in=[low, high])
     assert sorted(stored.values_list("vector_id", flat=True)) == [low, high]
