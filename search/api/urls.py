@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import re_path
 
-from search.api import views
+from search.api import resumable_views, views
 
 # Commands that take an optional /{namespace} suffix; the rest of the path is the name.
 WITH_NAMESPACE = {
@@ -12,8 +12,8 @@ WITH_NAMESPACE = {
     "upsert-data": views.UpsertDataView,
     "query": views.QueryView,
     "query-data": views.QueryDataView,
-    "resumable-query": views.ResumableQueryView,
-    "resumable-query-data": views.ResumableQueryDataView,
+    "resumable-query": resumable_views.ResumableQueryView,
+    "resumable-query-data": resumable_views.ResumableQueryDataView,
     "fetch": views.FetchView,
     "delete": views.DeleteView,
     "range": views.RangeView,
@@ -23,8 +23,8 @@ WITH_NAMESPACE = {
     "random": views.RandomView,
 }
 WITHOUT_NAMESPACE = {
-    "resumable-query-next": views.ResumableNextView,
-    "resumable-query-end": views.ResumableEndView,
+    "resumable-query-next": resumable_views.ResumableNextView,
+    "resumable-query-end": resumable_views.ResumableEndView,
     "info": views.InfoView,
     "list-namespaces": views.ListNamespacesView,
     "rename-namespace": views.RenameNamespaceView,
