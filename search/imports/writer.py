@@ -21,10 +21,10 @@ from pgvector.psycopg.vector import register_vector_info
 from psycopg.types import TypeInfo
 from psycopg.types.json import Jsonb
 
-from search.models import Index, Namespace, Vector
+from search.models import Index, Namespace
 from search.services import sparse as sparse_codec
-from search.services.namespaces import namespace_lock
 from search.services.records import RecordInput
+from search.services.vectors import upsert_batch
 
 COLUMNS = ("embedding", "sparse", "sparse_indices", "metadata", "data")
 TYPES = ("vector", "sparsevec", "int4[]", "jsonb", "text")
@@ -41,14 +41,10 @@ def write_batch(*, index: Index, namespace: str, records: Sequence[RecordInput])
     assert transaction.get_connection().in_atomic_block
     if not records:
         return Written(0, 0)
-    latest: dict[str, RecordInput] = {}
-    for record in records:
-        latest[record.id] = record
-    ns = namespace_lock(index=index, name=namespace, create=True)
-    assert ns is not None
-    numbers = dict(Vector.objects.filter(namespace=ns, key__in=list(latest)).values_list("key", "number"))
-    replaced = [record for key, record in latest.items() if key in numbers]
-    new = [record for key, record in latest.items() if key not in numbers]
+    batch = upsert_batch(index=index, namespace=namespace, records=records)
+    ns = batch.namespace
+    replaced = [record for key, record in batch.latest.items() if key in batch.stored_numbers]
+    new = [record for key, record in batch.latest.items() if key not in batch.stored_numbers]
     with connection.cursor() as wrapper:
         cursor = wrapper.cursor  # psycopg's own, for COPY
         _register_types(cursor)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -30,14 +31,8 @@ def vectors_upsert(*, index: Index, namespace: str, records: Sequence[RecordInpu
         index.check_parts(record.vector, record.sparse, use=PartsUse.RECORD, field=f"[{position}]")
     if not records:
         return
-    # A later item with the same id replaces an earlier one, as sequential upserts would.
-    latest: dict[str, RecordInput] = {}
-    for record in records:
-        latest[record.id] = record
-    ns = namespace_lock(index=index, name=namespace, create=True)
-    assert ns is not None
-    # The row lock serialises writers, so these numbers stay right until the commit.
-    numbers = dict(Vector.objects.filter(namespace=ns, key__in=list(latest)).values_list("key", "number"))
+    batch = upsert_batch(index=index, namespace=namespace, records=records)
+    ns, latest, numbers = batch.namespace, batch.latest, dict(batch.stored_numbers)
     last = ns.last_number
     for key in latest:
         if key not in numbers:
@@ -66,6 +61,30 @@ def vectors_upsert(*, index: Index, namespace: str, records: Sequence[RecordInpu
     inserted = last - ns.last_number
     if inserted:
         Namespace.objects.filter(pk=ns.pk).update(vector_count=F("vector_count") + inserted, last_number=last)
+
+
+@dataclass(frozen=True)
+class UpsertBatch:
+    """A batch about to be written: its namespace's row, locked until the commit; its
+    records by id, a later item with the same id replacing an earlier one as sequential
+    upserts would; and the numbers of the ids already stored, which the row lock keeps
+    right until the commit."""
+
+    namespace: Namespace
+    latest: dict[str, RecordInput]
+    stored_numbers: dict[str, int]
+
+
+def upsert_batch(*, index: Index, namespace: str, records: Sequence[RecordInput]) -> UpsertBatch:
+    """Lock the namespace (made if new) and sort the records out for an upsert; the API's
+    upsert and import_vectors' COPY writer share it."""
+    latest: dict[str, RecordInput] = {}
+    for record in records:
+        latest[record.id] = record
+    ns = namespace_lock(index=index, name=namespace, create=True)
+    assert ns is not None
+    numbers = dict(Vector.objects.filter(namespace=ns, key__in=list(latest)).values_list("key", "number"))
+    return UpsertBatch(namespace=ns, latest=latest, stored_numbers=numbers)
 
 
 def vectors_upsert_data(*, index: Index, namespace: str, records: Sequence[RecordInput]) -> None:
