@@ -35,7 +35,12 @@ class SideProgress:
     candidate handed out; after the switch from the ANN phase, exact scans leave out ids
     already handed out until they pass `catch_up` (the reach at the switch). Once the
     reach passes `low_water`, the next refill is due; `refill_requested` is when a
-    background refill was asked for (epoch seconds)."""
+    background refill was asked for (epoch seconds). No buffered row lies nearer than
+    `floor` (a distance; None: read from the top), so reading the buffer skips the rows
+    handed out before, deleted but left in its index until vacuum: deep in an iteration
+    they are most of it. `pad` is how many rows beyond its page the last `next` had to read
+    to rank it (many where scores lie closer than their rounding): the next one reads as
+    many at once."""
 
     phase: Phase = Phase.EXACT
     horizon: Candidate | None = None
@@ -46,6 +51,8 @@ class SideProgress:
     catch_up: Candidate | None = None
     low_water: Candidate | None = None
     refill_requested: float | None = None
+    floor: float | None = None
+    pad: int = 0
 
     @property
     def finished(self) -> bool:
@@ -66,6 +73,8 @@ class SideProgress:
             catch_up=_candidate(data["catch_up"]),
             low_water=_candidate(data.get("low_water")),
             refill_requested=data["refill_requested"],
+            floor=data.get("floor"),
+            pad=data.get("pad", 0),
         )
 
 

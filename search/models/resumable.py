@@ -102,6 +102,9 @@ class BufferedCandidate(models.Model):
     component = models.CharField(max_length=1, choices=Component.choices, default=Component.DENSE)
     vector_id = models.BigIntegerField()  # no FK: a vector deleted since is skipped, not cascaded
     distance = models.FloatField()
+    # The exact score, once a `next` has read the row and scored it: deep in a dense
+    # namespace a page reads many rows to rank ten, and each is loaded and scored once.
+    score = models.FloatField(null=True)
 
     class Meta:
         indexes = [models.Index(fields=["query", "component", "distance", "vector_id"], name="rq_buffer_order")]

@@ -235,6 +235,10 @@ def advance(query: ResumableQuery, fetched: Fetched, added: int) -> None:
     progress = query.progress
     side = progress.side(fetched.refill.component)
     side.buffered += added
+    stored = [] if fetched.ann_over else fetched.candidates
+    if side.floor is not None and stored:
+        # What `store` put in may lie nearer than where reading the buffer starts.
+        side.floor = min(side.floor, min(c.distance for c in stored))
     if side.phase == Phase.ANN and (fetched.ann_over or fetched.refill.phase == Phase.EXACT):
         _switch_to_exact(progress, side)
         if fetched.ann_over:
@@ -262,6 +266,7 @@ def _switch_to_exact(progress: Progress, side: SideProgress) -> None:
     until they pass the farthest candidate handed out. What the ANN phase buffered stays:
     those are true candidates too, handed out once the exact horizon reaches them."""
     side.phase = Phase.EXACT
+    side.floor = None  # the exact scans start from the top
     side.horizon = None
     side.low_water = None
     side.scanned = 0

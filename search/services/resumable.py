@@ -15,7 +15,8 @@ from __future__ import annotations
 import copy
 import math
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -30,7 +31,7 @@ from search.services.fusion import fuse
 from search.services.namespaces import namespace_find
 from search.services.planning import RANK_PAD, SearchPlan, hydrate, published
 from search.services.query import query_resolve
-from search.services.ranking import Hit, above, ranked
+from search.services.ranking import Hit, KnownScore, above, ranked
 from search.services.records import StoredRecord
 from search.services.scoring import score_from_distance
 from search.services.shares import READ_WRITE_TOKEN, Holder, share_check
@@ -233,35 +234,80 @@ def _take_single(
 
     Reads the buffer nearest first, a few candidates more than needed, scores them, and
     hands out those that nothing unread can outrank (ranking.py); the rest wait for the
-    next call. Candidates whose vector was deleted, changed, or no longer matches the
-    filter are dropped; in the ANN phase, so are candidates scoring above what was
-    already handed out (the index missed them: the exact phase brings them back)."""
+    next call, their scores kept in the buffer. Candidates whose vector was deleted,
+    changed, or no longer matches the filter are dropped; in the ANN phase, so are
+    candidates scoring above what was already handed out (the index missed them: the
+    exact phase brings them back)."""
     component = plan.single_component
     progress = query.progress
     side = progress.side(component)
     results: list[StoredRecord] = []
-    window = k + RANK_PAD
-    scored: dict[int, Hit] = {}  # the rows read so far in this call, and still buffered
+    # Read as far past the page as the last call had to: reading a row costs little, and
+    # one scored before is not loaded again.
+    pad = max(RANK_PAD, side.pad)
+    reading = Reading()
     while len(results) < k:
         need = k - len(results)
-        limit = max(window, need + RANK_PAD)
-        rows = buffered[:limit] if buffered is not None else buffered_rows(query, component, limit)
-        buffered = None  # known only until the first hand-out changes the buffer
+        limit = need + pad
+        side.pad = pad
+        if buffered is not None:
+            rows = buffered[:limit]
+            buffered = None  # known only until the first hand-out changes the buffer
+        else:
+            read = buffered_rows(query, component, limit, floor=side.floor)
+            rows = read.candidates
+            reading.remember(read.scores)
         full_window = len(rows) == limit
-        chosen, dropped = _choose(plan, progress, rows, need, full_window=full_window, scored=scored)
-        new_keys = hand_out(query, [component], [(hit.pk, hit.record.id) for hit in chosen], dropped)
+        chosen, dropped = _choose(plan, progress, rows, need, full_window=full_window, reading=reading)
+        chosen_keys = [(hit.pk, hit.record.id) for hit in chosen]
+        new_keys = hand_out(query, [component], chosen_keys, dropped, reading.unsaved_scores())
         fresh = [hit for hit in chosen if hit.record.id in new_keys]
         side.buffered -= len(chosen) + len(dropped)
+        side.floor = _floor_after(rows, {hit.pk for hit in chosen}.union(dropped), side.floor)
         results.extend(_handed_out(plan, side, progress, fresh))
         if full_window and len(chosen) < need:
             # Near-ties at the window's edge held some back (deep in a dense namespace,
             # scores closer than their rounding bound): read further next time.
-            window *= 2
+            pad *= 2
         if chosen or dropped or full_window:
             continue
         if not refills.refill_now(query, plan, component, side, depth=query.returned_count + len(results) + need):
             break
     return results
+
+
+@dataclass
+class Reading:
+    """What one call knows of a side's buffered rows besides their distances: the rows it
+    loaded and scored (`loaded`; those not saved yet in `unsaved`), and the scores an
+    earlier call saved for rows not loaded now (`known`)."""
+
+    loaded: dict[int, Hit] = field(default_factory=dict)
+    known: dict[int, float] = field(default_factory=dict)
+    unsaved: set[int] = field(default_factory=set)
+
+    def remember(self, scores: dict[int, float]) -> None:
+        self.known.update((pk, score) for pk, score in scores.items() if pk not in self.loaded)
+
+    def forget(self, pks: Iterable[int]) -> None:
+        for pk in pks:
+            self.loaded.pop(pk, None)
+            self.known.pop(pk, None)
+            self.unsaved.discard(pk)
+
+    def unsaved_scores(self) -> dict[int, float]:
+        scores = {pk: self.loaded[pk].score for pk in self.unsaved}
+        self.unsaved.clear()
+        return scores
+
+
+def _floor_after(rows: list[Candidate], taken: set[int], floor: float | None) -> float | None:
+    """Where reading the buffer starts after `taken` left a window read from the side's
+    floor: at its first row still buffered (or its last row, when none is)."""
+    for row in rows:
+        if row.pk not in taken:
+            return row.distance
+    return rows[-1].distance if rows else floor
 
 
 def _choose(
@@ -271,32 +317,61 @@ def _choose(
     need: int,
     *,
     full_window: bool,
-    scored: dict[int, Hit] | None = None,
+    reading: Reading | None = None,
 ) -> tuple[list[Hit], list[int]]:
     """From a window of buffered candidates (nearest first), the best `need` that nothing
     unread can outrank, and the rows to drop (vanished, changed, no longer matching, or in
-    the ANN phase scoring above what was handed out). `scored`: the call's rows loaded and
-    scored by earlier windows, which are not loaded again (deep in a dense namespace a
-    page may take a few windows, each mostly the last one's rows); rows handed out or
-    dropped leave it."""
+    the ANN phase scoring above what was handed out).
+
+    A row is loaded (with its vector) and scored once: deep in a dense namespace a page
+    reads far more rows than it hands out, since their scores lie within rounding of each
+    other; a row an earlier call scored is ranked by its saved score, and loaded only
+    when it may be handed out now (the best `need` of those), to check it again."""
     side = progress.side(plan.single_component)
-    scored = {} if scored is None else scored
-    unread = [c for c in rows if c.pk not in scored]
-    loaded = {hit.pk: hit for hit in plan.hits(plan.single_component, unread, recheck_filter=True)}
-    hits = [scored.get(c.pk) or loaded[c.pk] for c in rows if c.pk in scored or c.pk in loaded]
-    live = {hit.pk for hit in hits}
-    dropped = [c.pk for c in rows if c.pk not in live]
-    usable = []
-    for hit in hits:
-        if _stale(plan, hit) or (progress.last_score is not None and hit.score > progress.last_score):
-            dropped.append(hit.pk)
-        else:
-            usable.append(hit)
+    reading = Reading() if reading is None else reading
+    last = progress.last_score
+    dropped: list[int] = []
+    saved: list[KnownScore] = []
+    for c in rows:
+        if c.pk in reading.known and c.pk not in reading.loaded:
+            score = reading.known[c.pk]
+            if last is not None and score > last:
+                dropped.append(c.pk)
+            else:
+                saved.append(KnownScore(c, score))
+    contenders = {known.pk for known in ranked(saved)[:need]}
+    dropping = set(dropped)
+    load = [
+        c
+        for c in rows
+        if c.pk not in reading.loaded and c.pk not in dropping and (c.pk not in reading.known or c.pk in contenders)
+    ]
+    found = {hit.pk: hit for hit in plan.hits(plan.single_component, load, recheck_filter=True)}
+    for c in load:
+        hit = found.get(c.pk)
+        if hit is None or _stale(plan, hit) or (last is not None and hit.score > last):
+            dropped.append(c.pk)
+            continue
+        if c.pk not in reading.known:
+            reading.unsaved.add(c.pk)
+        reading.loaded[c.pk] = hit
+    dropping = set(dropped)
+    usable: list[Hit | KnownScore] = []
+    for c in rows:
+        if c.pk in dropping:
+            continue
+        if c.pk in reading.loaded:
+            usable.append(reading.loaded[c.pk])
+        elif c.pk in reading.known:
+            usable.append(KnownScore(c, reading.known[c.pk]))
     best = ranked(usable)
-    chosen = above(best, _unread_bound(plan, side, rows if full_window else [], best))[:need]
-    scored.update((hit.pk, hit) for hit in usable)
-    for pk in [hit.pk for hit in chosen] + dropped:
-        scored.pop(pk, None)
+    hits = [hit for hit in best if isinstance(hit, Hit)]
+    chosen: list[Hit] = []
+    for safe in above(best, _unread_bound(plan, side, rows if full_window else [], hits))[:need]:
+        if not isinstance(safe, Hit):
+            break  # not loaded yet (a contender was dropped): the next round loads it
+        chosen.append(safe)
+    reading.forget([hit.pk for hit in chosen] + dropped)
     return chosen, dropped
 
 
@@ -369,6 +444,6 @@ def _top_of_side(
 ) -> list[tuple[int, float]]:
     """This side's next `count` candidates, refilling the buffer if short."""
     while True:
-        rows = buffered_rows(query, component, count)
+        rows = buffered_rows(query, component, count).candidates
         if len(rows) >= count or not refills.refill_now(query, plan, component, side, depth=count):
             return plan.scored(component, rows)
