@@ -39,6 +39,9 @@ from search.services.specs import QuerySpec, ResumableBatch
 
 # What `next` changes on the handle row: saving only these keeps the query vector unwritten.
 PROGRESS_FIELDS = ["last_used_at", "expires_at", "returned_count", "progress"]
+# The longest read past a page that a handle remembers (see _take_single): one wide run
+# of near-ties should not make every later page rank that many rows.
+MAX_PAD = 8_192
 
 
 def _not_found(handle: uuid.UUID) -> NotFound:
@@ -249,7 +252,7 @@ def _take_single(
     while len(results) < k:
         need = k - len(results)
         limit = need + pad
-        side.pad = pad
+        side.pad = min(pad, MAX_PAD)
         if buffered is not None:
             rows = buffered[:limit]
             buffered = None  # known only until the first hand-out changes the buffer
@@ -265,11 +268,13 @@ def _take_single(
         side.buffered -= len(chosen) + len(dropped)
         side.floor = _floor_after(rows, {hit.pk for hit in chosen}.union(dropped), side.floor)
         results.extend(_handed_out(plan, side, progress, fresh))
-        if full_window and len(chosen) < need:
+        held_by_edge = full_window and len(chosen) < need and _edge_within_horizon(side, rows)
+        if held_by_edge:
             # Near-ties at the window's edge held some back (deep in a dense namespace,
-            # scores closer than their rounding bound): read further next time.
+            # scores closer than their rounding bound): read further. Not when the
+            # horizon held them back: a longer read would not move it, a refill does.
             pad *= 2
-        if chosen or dropped or full_window:
+        if chosen or dropped or held_by_edge:
             continue
         if not refills.refill_now(query, plan, component, side, depth=query.returned_count + len(results) + need):
             break
@@ -299,6 +304,15 @@ class Reading:
         scores = {pk: self.loaded[pk].score for pk in self.unsaved}
         self.unsaved.clear()
         return scores
+
+
+def _edge_within_horizon(side: SideProgress, rows: list[Candidate]) -> bool:
+    """Whether a full window's last row, rather than the side's horizon, bounds what
+    is still unread (so that reading further could hand out more)."""
+    if side.exhausted:
+        return True
+    horizon = side.horizon
+    return horizon is not None and (rows[-1].distance, rows[-1].pk) < (horizon.distance, horizon.pk)
 
 
 def _floor_after(rows: list[Candidate], taken: set[int], floor: float | None) -> float | None:

@@ -18,6 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from search.filtering import CompiledFilter
 from search.models import Index, ResumableQuery, Vector, VectorQuerySet
 from search.progress import Phase
+from search.services.planning import RANK_PAD
 from search.services.records import Include, RecordInput
 from search.services.resumable import resumable_query_next, resumable_query_start
 from search.services.scoring import exact_dense_scores
@@ -111,6 +112,18 @@ def test_it_starts_a_large_namespace_with_one_hnsw_scan(ann_settings: Any, index
     assert any("hnsw.ef_search" in q["sql"] for q in captured.captured_queries)
     assert phase(first.handle) == Phase.ANN
     assert len(first.records) == 10
+
+
+def test_a_page_held_back_by_what_a_scan_trusts_refills_instead_of_reading_further(
+    ann_settings: Any, index: Index
+) -> None:
+    handle = start(index).handle  # one scan of 100 rows, of which the nearest 50 are trusted
+    assert handle is not None
+    page = resumable_query_next(index=index, handle=handle, additional_k=45)
+    assert len(page.records) == 45
+    # Results 51-55 waited for a refill, not for a longer read: the handle does not go on
+    # reading past its pages as if near-ties had held them back.
+    assert ResumableQuery.objects.get(uuid=handle).progress.dense.pad == RANK_PAD
 
 
 def test_it_drains_every_vector_once_including_what_the_index_missed(

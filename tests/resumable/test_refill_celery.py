@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 from celery import current_app
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -51,7 +53,6 @@ def test_it_refills_a_handle_in_the_background(
     settings: Any,
     broker: str,
     tmp_path: Any,
-    django_assert_max_num_queries: Any,
 ) -> None:
     settings.VECSITE_EXACT_SEARCH_MAX_VECTORS = 100
     settings.VECSITE_RESUMABLE_ANN_MAX_FRACTION = 1.0
@@ -79,10 +80,10 @@ def test_it_refills_a_handle_in_the_background(
         for _ in range(2):  # past half of what the start's scan trusts: a refill is queued
             resumable_query_next(index=index, handle=handle, additional_k=10)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and scanned(handle) < 2_000:
+        while time.monotonic() < deadline and scanned(handle) < 400:
             time.sleep(0.2)
         log = (tmp_path / "worker.log").read_text()
-        assert scanned(handle) >= 2_000, log[-3000:]
+        assert scanned(handle) == 400, log[-3000:]  # four times the start's scan
         assert "refilled resumable query" in log
         # The worker's metrics, as a scrape adds them up (multi-process mode).
         refills = CollectorRegistry()
@@ -91,8 +92,12 @@ def test_it_refills_a_handle_in_the_background(
             refills.get_sample_value("vecsite_resumable_refill_duration_seconds_count", {"trigger": "background"}) or 0
         ) >= 1
         assert ResumableQuery.objects.get(uuid=handle).progress.dense.phase == Phase.ANN
-        # The client comes back: its pages come from the buffer, no scan in its calls.
-        for _ in range(20):
-            with django_assert_max_num_queries(NEXT_FROM_BUFFER):
+        # The client comes back: its pages come from the buffer, no scan in its calls
+        # (the next background refill, queued meanwhile, may merge rows that one of them
+        # then reads and drops: rows nearer than its last result, which that scan missed).
+        for _ in range(15):  # up to the 200 results that scan trusts
+            with CaptureQueriesContext(connection) as captured:
                 batch = resumable_query_next(index=index, handle=handle, additional_k=10)
             assert len(batch.records) == 10
+            assert not [query for query in captured.captured_queries if "<=>" in query["sql"]]
+            assert len(captured.captured_queries) <= NEXT_FROM_BUFFER + 3
