@@ -32,12 +32,19 @@ def evaluate_size(size: dict[str, Any]) -> dict[str, Any]:
     targets: dict[str, Any] = {}
     start, plain = _get(size, "start", "median_ms"), _get(size, "plain_query", "median_ms")
     value = ratio(start, plain)
+    # Judged in both cache states (measure_start_and_query): cold (the figures above) and
+    # warm; a run that measured only one (an older JSON) is judged on that one.
+    warm = ratio(_get(size, "warm", "start", "median_ms"), _get(size, "warm", "plain_query", "median_ms"))
+    judged = [r for r in (value, warm) if r is not None]
     targets["start_vs_query"] = {
-        "target": f"resumable start p50 <= {TARGET_START_RATIO}x ordinary query(topK=10) p50",
+        "target": f"resumable start p50 <= {TARGET_START_RATIO}x ordinary query(topK=10) p50, cold and warm",
         "start_p50_ms": start,
         "query_p50_ms": plain,
         "ratio": value,
-        "met": None if value is None else value <= TARGET_START_RATIO,
+        "warm_start_p50_ms": _get(size, "warm", "start", "median_ms"),
+        "warm_query_p50_ms": _get(size, "warm", "plain_query", "median_ms"),
+        "warm_ratio": warm,
+        "met": None if not judged else max(judged) <= TARGET_START_RATIO,
     }
     rows = [r for r in depth_rows(size) if r.get("median_ms") is not None]
     deepest = rows[-1] if rows else None
@@ -132,6 +139,13 @@ def print_table(report: dict[str, Any]) -> None:
             f"{'OK' if _get(t, 'drain', 'met') else 'FAIL' if _get(t, 'drain', 'met') is False else '-':>6} "
             f"{fmt(_get(size, 'filtered', 'start', 'median_ms')):>8}"
         )
+    for n, size in sizes.items():
+        t = size.get("targets", {}).get("start_vs_query") or {}
+        if t.get("warm_ratio") is not None:
+            print(
+                f"N = {int(n):,}: query and start cold (above), warm {fmt(t.get('warm_query_p50_ms'))} and "
+                f"{fmt(t.get('warm_start_p50_ms'))} ms ({fmt(t.get('warm_ratio'))}x)"
+            )
     for n, size in sizes.items():
         main = _get(size, "data", "main") or {}
         load = main.get("load") or {}

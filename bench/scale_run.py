@@ -23,6 +23,7 @@ from bench.scenarios import (
     measure_plain_query,
     measure_plain_recall,
     measure_recall,
+    measure_start_and_query,
     measure_walk,
 )
 from bench.stats import Deadline, phase, reachable_depths
@@ -49,8 +50,13 @@ def measure_size(args: argparse.Namespace, data: SizeData, out: dict[str, Any]) 
     common = {"progress": args.progress, "deadline": deadline}
     with phase(out, "plain_query", deadline) as skipped:
         if not skipped:
-            out["plain_query"] = measure_plain_query(service, queries, args.plain_query_reps)
-            out["plain_query"]["recall"] = measure_plain_recall(service, data.main.vectors, queries)
+            paired = measure_start_and_query(service, queries, args.plain_query_reps)
+            out["plain_query"] = {
+                **paired["cold"]["query"],
+                "recall": measure_plain_recall(service, data.main.vectors, queries),
+            }
+            out["start"] = paired["cold"]["start"]
+            out["warm"] = {"plain_query": paired["warm"]["query"], "start": paired["warm"]["start"]}
     depths = reachable_depths(args.depths, n, args.timed_calls)
     out["depths"] = {"measured": depths, "beyond_n": [d for d in args.depths if d not in depths]}
     with phase(out, "by_depth", deadline) as skipped:
@@ -64,7 +70,6 @@ def measure_size(args: argparse.Namespace, data: SizeData, out: dict[str, Any]) 
                 desc=f"N={n:,} next(10) by depth",
                 **common,
             )
-            out["start"] = out["by_depth"]["start"]
     walk_depth = min(args.walk_depth, (n - 10) // 10 * 10)
     with phase(out, "walk", deadline) as skipped:
         if not skipped and args.walk_queries > 0:

@@ -292,6 +292,42 @@ def measure_plain_query(
     }
 
 
+def measure_start_and_query(client: ServiceClient, queries: Queries, reps: int) -> dict[str, Any]:
+    """The resumable start (topK=10) against the ordinary query(topK=10), timed alike in
+    two cache states. Cold: each call is the first for its query vector since every other
+    vector's calls (an index larger than shared_buffers then reads most of its pages from
+    the OS cache). Warm: right after an ordinary query with the same vector. `reps` rounds
+    over the query vectors; the start target is judged on both states."""
+    import time
+
+    def timed(call: Any) -> float:
+        t0 = time.perf_counter()
+        call()
+        return (time.perf_counter() - t0) * 1000
+
+    def start(q: Any) -> float:
+        handle, call = timed_start(client, q, 10)
+        client.end(handle)
+        return call.ms
+
+    cold_query: list[float] = []
+    cold_start: list[float] = []
+    warm_query: list[float] = []
+    warm_start: list[float] = []
+    for _ in range(reps):
+        cold_query.extend(timed(lambda q=q: client.query(q, 10)) for q in queries)
+        cold_start.extend(start(q) for q in queries)
+        for q in queries:
+            client.query(q, 10)
+            warm_query.append(timed(lambda q=q: client.query(q, 10)))
+            warm_start.append(start(q))
+    return {
+        "reps": reps,
+        "cold": {"query": summary(cold_query), "start": summary(cold_start)},
+        "warm": {"query": summary(warm_query), "start": summary(warm_start)},
+    }
+
+
 def measure_plain_recall(
     client: ServiceClient, vectors: np.ndarray, queries: np.ndarray, k: int = 10
 ) -> dict[str, Any]:

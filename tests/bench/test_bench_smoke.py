@@ -99,6 +99,11 @@ def test_the_scale_bench_runs_and_its_checks_hold(tmp_path):
     assert size["walk"]["calls_timed"] == 30 and size["walk"]["max_ms"] >= size["walk"]["median_ms"]
     assert size["recall"]["mean"] == 1.0 and size["recall"]["min"] == 1.0  # searched exactly at 2,000
     assert size["plain_query"]["recall"]["min"] == 1.0
+    # The start against the ordinary query, timed alike, cold and warm; judged on both.
+    reps = args.plain_query_reps * args.queries
+    assert size["plain_query"]["n"] == size["start"]["n"] == reps
+    assert size["warm"]["plain_query"]["n"] == size["warm"]["start"]["n"] == reps
+    assert size["targets"]["start_vs_query"]["warm_ratio"] is not None
     assert size["drain"]["every_vector_exactly_once"] and size["drain"]["namespace_vectors"] == 500
     assert size["filtered"]["matching"] == 20 and size["filtered"]["full_pages"]
     assert size["baselines"]["offset"]["rows"] and size["baselines"]["keyset"]["rows"]
