@@ -3,6 +3,7 @@ first, take a page out of it, store a start's first page (docs/resumable-queries
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -49,11 +50,18 @@ def hand_out(
     chosen: list[tuple[int, str]],
     dropped: list[int],
     scores: Mapping[int, float] | None = None,
+    *,
+    window: tuple[float, float] = (-math.inf, math.inf),
 ) -> set[str]:
     """Take the chosen (row, id) pairs and the dropped rows out of the buffers, record the
     chosen ids as handed out, and keep the `scores` of rows that stay buffered (rows just
     scored), in one statement. Returns the ids this handle had not handed out before (a
-    vector deleted and inserted anew comes back with a new row)."""
+    vector deleted and inserted anew comes back with a new row).
+
+    `window`: the distances of the first and last rows of the read these rows come from
+    (one side; every row by default). The rows are then looked up in the reading order's
+    index within that range, not by a walk over every entry of the side it still holds:
+    rows handed out stay in it until vacuum, and 50,000 deep that walk took 16 ms a call."""
     scores = scores or {}
     if not chosen and not dropped and not scores:
         return set()
@@ -61,22 +69,25 @@ def hand_out(
     with connection.cursor() as cursor:
         cursor.execute(
             "WITH taken AS (DELETE FROM search_bufferedcandidate WHERE query_id = %s AND component = ANY(%s) "
-            "               AND vector_id = ANY(%s)), "
-            # Keyed like the DELETE (vector_id = ANY: one index search per row), not a join,
-            # which the planner may turn into a scan of the whole buffer.
+            "               AND distance BETWEEN %s AND %s AND vector_id = ANY(%s)), "
+            # Keyed like the DELETE, not a join, which the planner may turn into a scan of
+            # the whole buffer.
             "     scored AS (UPDATE search_bufferedcandidate SET score = (%s::float8[])[array_position(%s::bigint[], vector_id)] "
-            "               WHERE query_id = %s AND component = ANY(%s) AND vector_id = ANY(%s::bigint[])) "
+            "               WHERE query_id = %s AND component = ANY(%s) AND distance BETWEEN %s AND %s "
+            "               AND vector_id = ANY(%s::bigint[])) "
             "INSERT INTO search_handedout (query_id, key, vector_id) "
             "SELECT %s, t.key, t.vector_id FROM unnest(%s::text[], %s::bigint[]) AS t(key, vector_id) "
             "ON CONFLICT DO NOTHING RETURNING key",
             [
                 query.pk,
                 sides,
+                *window,
                 [pk for pk, _ in chosen] + dropped,
                 list(scores.values()),
                 list(scores),
                 query.pk,
                 sides,
+                *window,
                 list(scores),
                 query.pk,
                 [key for _, key in chosen],

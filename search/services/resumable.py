@@ -263,7 +263,8 @@ def _take_single(
         full_window = len(rows) == limit
         chosen, dropped = _choose(plan, progress, rows, need, full_window=full_window, reading=reading)
         chosen_keys = [(hit.pk, hit.record.id) for hit in chosen]
-        new_keys = hand_out(query, [component], chosen_keys, dropped, reading.unsaved_scores())
+        window = (rows[0].distance, rows[-1].distance) if rows else (-math.inf, math.inf)
+        new_keys = hand_out(query, [component], chosen_keys, dropped, reading.unsaved_scores(), window=window)
         fresh = [hit for hit in chosen if hit.record.id in new_keys]
         side.buffered -= len(chosen) + len(dropped)
         side.floor = _floor_after(rows, {hit.pk for hit in chosen}.union(dropped), side.floor)
