@@ -111,6 +111,11 @@ class VectorQuerySet(QuerySet["Vector"]):
         rows = self.order_by(DISTANCE, "pk").values_list("pk", DISTANCE)[:limit]
         return [Candidate(pk=pk, distance=distance) for pk, distance in rows]
 
+    def nearest_with_keys(self, limit: int) -> list[tuple[Candidate, str]]:
+        """`nearest`, each row with its id."""
+        rows = self.order_by(DISTANCE, "pk").values_list("pk", DISTANCE, "key")[:limit]
+        return [(Candidate(pk=pk, distance=distance), key) for pk, distance, key in rows]
+
     def nearest_ann(self, limit: int, scan: AnnScan) -> list[Candidate]:
         """The first `limit` rows through the HNSW index, iterative scan in relaxed order,
         put back in (exact distance, pk) order here. Fewer come back when the scan gives

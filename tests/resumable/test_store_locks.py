@@ -69,7 +69,7 @@ def test_a_background_store_gives_way_to_a_next_that_stores_twice(make_index):
     tries again), so the client's call is never the deadlock's victim."""
     handle, low, high = handle_with_two_free_rows(make_index("yields", dimension=2).index)
     high_stored, background_waits = threading.Event(), threading.Event()
-    outcome: list[int | None] = []
+    outcome: list[tuple[int, bool]] = []
 
     def next_call() -> None:  # holds `high`, then wants `low`
         with transaction.atomic():
@@ -85,6 +85,6 @@ def test_a_background_store_gives_way_to_a_next_that_stores_twice(make_index):
         outcome.append(_store_giving_way(handle, fetched(low, high)))
 
     assert side_by_side(next_call, background) == []
-    assert len(outcome) == 1  # it stored nothing new (0) or gave up (None); it did not deadlock
+    assert len(outcome) == 1  # it stored nothing new or gave up; it did not deadlock
     stored = BufferedCandidate.objects.filter(query_id=handle, vector_id__in=[low, high])
     assert sorted(stored.values_list("vector_id", flat=True)) == [low, high]
