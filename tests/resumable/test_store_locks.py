@@ -14,6 +14,7 @@ from django.db import transaction
 
 from search.models import BufferedCandidate, Candidate, Component, HandedOut, Index, Vector
 from search.progress import Phase
+from search.services import refill
 from search.services.records import Include, RecordInput
 from search.services.refill import Fetched, Refill, _store_giving_way, store
 from search.services.resumable import resumable_query_start
@@ -86,5 +87,31 @@ def test_a_background_store_gives_way_to_a_next_that_stores_twice(make_index):
 
     assert side_by_side(next_call, background) == []
     assert len(outcome) == 1  # it stored nothing new or gave up; it did not deadlock
+    stored = BufferedCandidate.objects.filter(query_id=handle, vector_id__in=[low, high])
+    assert sorted(stored.values_list("vector_id", flat=True)) == [low, high]
+
+
+def test_a_background_store_commits_a_batch_at_a_time_and_says_when_it_stopped_short(make_index, monkeypatch):
+    """A large background store commits in batches (a `next` committing meanwhile waits for
+    one batch's WAL, not the whole store's); when a batch keeps meeting a `next`'s rows, the
+    batches before it stay stored and the store reports that it did not finish."""
+    handle, low, high = handle_with_two_free_rows(make_index("batches", dimension=2).index)
+    monkeypatch.setattr(refill, "STORE_BATCH", 1)
+    holding, finished = threading.Event(), threading.Event()
+    outcome: list[tuple[int, bool]] = []
+
+    def next_call() -> None:  # holds `high` until the background store is done
+        with transaction.atomic():
+            store(handle, fetched(high))
+            holding.set()
+            finished.wait(timeout=10)
+
+    def background() -> None:
+        holding.wait()
+        outcome.append(_store_giving_way(handle, fetched(low, high)))
+        finished.set()
+
+    assert side_by_side(next_call, background) == []
+    assert outcome == [(1, False)]  # `low` went in, in a batch of its own; `high` kept conflicting
     stored = BufferedCandidate.objects.filter(query_id=handle, vector_id__in=[low, high])
     assert sorted(stored.values_list("vector_id", flat=True)) == [low, high]
